@@ -1,0 +1,18 @@
+"""Learners: MF-Q, MF-AC and their independent baselines IL (iql) and AC (iac).
+
+Every learner has ``act()`` (one batched forward pass for all agents) and ``update()`` (one
+gradient step on a replay batch); the training loop is shared.
+"""
+
+from mfmarl.algorithms.base import ALGORITHMS, AlgorithmConfig, Learner, make_learner
+from mfmarl.algorithms.mfac import MeanFieldActorCritic
+from mfmarl.algorithms.mfq import MeanFieldQ
+
+__all__ = [
+    "ALGORITHMS",
+    "AlgorithmConfig",
+    "Learner",
+    "MeanFieldActorCritic",
+    "MeanFieldQ",
+    "make_learner",
+]

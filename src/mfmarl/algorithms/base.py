@@ -1,0 +1,305 @@
+"""The learner interface, the algorithm config, and what every learner shares."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from mfmarl.buffers import Batch
+from mfmarl.core.errors import require, require_choice
+from mfmarl.core.schedules import ExponentialSchedule, LinearSchedule
+
+Algo = Literal["mfq", "mfac", "iql", "iac"]
+ALGORITHMS: tuple[str, ...] = ("mfq", "mfac", "iql", "iac")
+ALGORITHM_NAMES = {"mfq": "MF-Q", "mfac": "MF-AC", "iql": "IL", "iac": "AC"}
+
+
+@dataclass(frozen=True)
+class AlgorithmConfig:
+    """Hyper-parameters of a learner. Defaults suit small problems; presets override them."""
+
+    algo: Algo = "mfq"
+    """Learner: mfq (MF-Q), mfac (MF-AC), iql (independent Q-learning), iac (independent AC)."""
+    parameter_sharing: Literal["shared", "per-agent"] = "shared"
+    """shared: one set of parameters for all agents; per-agent: each agent has its own."""
+    hidden: tuple[int, ...] = (64,)
+    """Hidden layer sizes of the Q-network / critic and of the actor."""
+    optimizer: Literal["adam", "sgd"] = "adam"
+    """Optimizer of every network. Plain SGD moves a parameter in proportion to its error, which
+    suits per-agent tables whose rarely taken actions Adam would jump by a full step."""
+    lr: float = 1e-3
+    """Learning rate of the Q-network (the critic for mfac/iac)."""
+    actor_lr: float = 1e-3
+    """Learning rate of the actor (mfac/iac only)."""
+    gamma: float = 0.95
+    """Discount factor γ."""
+    beta_start: float = 1.0
+    """Inverse temperature β of the Boltzmann policy softmax(β·Q) at the start (mfq/iql)."""
+    beta_end: float = 1.0
+    """β at the end of its schedule (geometric interpolation)."""
+    beta_steps: int = 0
+    """Environment steps over which β moves from beta_start to beta_end."""
+    epsilon_start: float = 0.0
+    """Probability of a uniform random action at the start (ε-mixing on top of the policy)."""
+    epsilon_end: float = 0.0
+    """ε at the end of its linear schedule."""
+    epsilon_steps: int = 0
+    """Environment steps over which ε moves from epsilon_start to epsilon_end."""
+    target_tau: float = 0.01
+    """Soft update rate of the target network: φ⁻ ← τφ + (1−τ)φ⁻ after each update."""
+    act_tau: float = 1.0
+    """Soft update rate of the acting copy of the policy (1.0: act with the current network).
+    A small value makes the population's policy change slowly relative to the fit."""
+    initial_preference: float = 0.0
+    """Initial policy logits are −κ·a for action index a (κ = this value; 0 = uniform start).
+    Applied identically to every algorithm."""
+    value_target: Literal["mean_field", "max", "double"] = "mean_field"
+    """Value of s' in the Q target: mean_field Σπ·Q⁻ (MF-Q), max (DQN) or double (double DQN)."""
+    mean_action_timing: Literal["realised", "previous"] = "realised"
+    """ā at which Q is fitted: realised (ā of step t, the paper's Algorithm 1) or previous
+    (ā of step t−1, as the reference code)."""
+    initial_mean_action: Literal["zeros", "uniform"] = "zeros"
+    """ā used before any action has been taken (and for agents with no living neighbour)."""
+    dueling: bool = True
+    """Dueling Q head Q = V + A − mean(A): the reward level is shared by all actions."""
+    mean_action_stream: Literal["both", "value"] = "both"
+    """With dueling: both feeds ā to V and A; value feeds it to V only (a control variate that
+    explains the other agents' effect on the reward without moving the action preferences)."""
+    advantage_decay: float = 0.0
+    """Weight decay on the advantage stream (with mean_action_stream=value): the preference for
+    an action that is no longer tried fades back towards the average, so it is tried again."""
+    normalize_mean_action: bool = False
+    """Standardise the ā input by running statistics (helps when ā barely moves)."""
+    reward_centering: bool = False
+    """Subtract a running average r̄ of the reward from every reward (reward centering, Naik et
+    al. 2024). Softmax policies ignore a shift shared by all actions, and Q then tracks the
+    differences between actions instead of the reward level."""
+    reward_scaling: bool = False
+    """Divide rewards by a running mean of |reward| before fitting, so that Q, β and the actor's
+    step are in units of the current reward level instead of the game's raw units."""
+    reward_stats_rate: float = 0.01
+    """Rate of the running reward statistics used by reward_centering and reward_scaling."""
+    entropy_coef: float = 0.0
+    """Entropy bonus weight in the actor loss (mfac/iac)."""
+    actor_gradient: Literal["sampled", "expected"] = "sampled"
+    """sampled: ∇log π(a)·(Q(a) − V) at the action taken (the paper); expected: the exact
+    expectation Σ_a ∇π(a)·Q(a) over actions (same mean, lower variance)."""
+    grad_clip: float = 10.0
+    """Maximum global gradient norm per update (0 disables clipping)."""
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        require_choice("algo", self.algo, ALGORITHMS)
+        require_choice("parameter_sharing", self.parameter_sharing, ("shared", "per-agent"))
+        require_choice("value_target", self.value_target, ("mean_field", "max", "double"))
+        require_choice("mean_action_timing", self.mean_action_timing, ("realised", "previous"))
+        require_choice("initial_mean_action", self.initial_mean_action, ("zeros", "uniform"))
+        require_choice("mean_action_stream", self.mean_action_stream, ("both", "value"))
+        require_choice("optimizer", self.optimizer, ("adam", "sgd"))
+        require_choice("actor_gradient", self.actor_gradient, ("sampled", "expected"))
+        require(all(h > 0 for h in self.hidden), f"hidden={self.hidden} sizes must be > 0")
+        require(self.lr > 0, f"lr={self.lr} must be > 0")
+        require(self.actor_lr > 0, f"actor_lr={self.actor_lr} must be > 0")
+        require(0.0 <= self.gamma <= 1.0, f"gamma={self.gamma} must be in [0, 1]")
+        require(self.beta_start > 0 and self.beta_end > 0, "beta_start and beta_end must be > 0")
+        for name in ("epsilon_start", "epsilon_end"):
+            value = getattr(self, name)
+            require(0.0 <= value <= 1.0, f"{name}={value} must be in [0, 1]")
+        for name in ("beta_steps", "epsilon_steps"):
+            require(getattr(self, name) >= 0, f"{name}={getattr(self, name)} must be >= 0")
+        for name in ("target_tau", "act_tau"):
+            value = getattr(self, name)
+            require(0.0 < value <= 1.0, f"{name}={value} must be in (0, 1]")
+        require(
+            0.0 < self.reward_stats_rate <= 1.0,
+            f"reward_stats_rate={self.reward_stats_rate} must be in (0, 1]",
+        )
+        require(self.advantage_decay >= 0, f"advantage_decay={self.advantage_decay} must be >= 0")
+        require(self.entropy_coef >= 0, f"entropy_coef={self.entropy_coef} must be >= 0")
+        require(self.grad_clip >= 0, f"grad_clip={self.grad_clip} must be >= 0")
+
+    @property
+    def uses_mean_action(self) -> bool:
+        return self.algo in ("mfq", "mfac")
+
+
+def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
+    """``target ← τ·source + (1 − τ)·target`` for parameters; buffers are copied."""
+    with torch.no_grad():
+        for t, s in zip(target.parameters(), source.parameters()):
+            t.lerp_(s, tau)
+        for t, s in zip(target.buffers(), source.buffers()):
+            t.copy_(s)
+
+
+def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of ``values`` over entries where ``mask`` is 1 (0 when the mask is empty)."""
+    return (values * mask).sum() / mask.sum().clamp_min(1.0)
+
+
+class Learner:
+    """What the training loop needs from an algorithm.
+
+    Subclasses build their networks in ``__init__`` and implement :meth:`policy` (action
+    probabilities of the acting copy) and :meth:`update`.
+    """
+
+    def __init__(
+        self,
+        config: AlgorithmConfig,
+        obs_dim: int,
+        n_actions: int,
+        n_agents: int,
+        device: str = "cpu",
+        seed: int = 0,
+    ) -> None:
+        self.config = config
+        self.obs_dim = obs_dim
+        self.n_actions = n_actions
+        self.n_agents = n_agents
+        self.device = torch.device(device)
+        self.groups = n_agents if config.parameter_sharing == "per-agent" else 1
+        self.generator = torch.Generator(device="cpu").manual_seed(seed)
+        self.beta = ExponentialSchedule(config.beta_start, config.beta_end, config.beta_steps)
+        self.epsilon = LinearSchedule(
+            config.epsilon_start, config.epsilon_end, config.epsilon_steps
+        )
+        self.updates = 0
+        self.env_steps = 0
+        self.reward_mean = torch.zeros(())
+        self.reward_magnitude = torch.zeros(())
+        self.reward_mean_ready = False
+
+    # -- to be provided by subclasses -------------------------------------------------------
+    def policy(self, obs: torch.Tensor, mean_action: torch.Tensor, step: int) -> torch.Tensor:
+        """Acting probabilities ``(1, n, D)`` for ``obs: (1, n, obs_dim)``, ``ā: (1, n, D)``."""
+        raise NotImplementedError
+
+    def update(self, batch: Batch) -> dict[str, float]:
+        """One gradient step; returns namespaced scalar metrics."""
+        raise NotImplementedError
+
+    def modules(self) -> dict[str, nn.Module]:
+        """Every module whose state belongs in a checkpoint, by name."""
+        raise NotImplementedError
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        raise NotImplementedError
+
+    # -- shared ------------------------------------------------------------------------------
+    def make_optimizer(
+        self, module: nn.Module, lr: float, decayed: nn.Module | None = None
+    ) -> torch.optim.Optimizer:
+        """SGD or Adam over ``module``; the parameters of ``decayed`` (a submodule) get weight
+        decay ``advantage_decay``."""
+        decayed_ids = {id(p) for p in decayed.parameters()} if decayed is not None else set()
+        groups = [
+            {"params": [p for p in module.parameters() if id(p) not in decayed_ids]},
+            {
+                "params": [p for p in module.parameters() if id(p) in decayed_ids],
+                "weight_decay": self.config.advantage_decay,
+            },
+        ]
+        groups = [g for g in groups if g["params"]]
+        if self.config.optimizer == "sgd":
+            return torch.optim.SGD(groups, lr=lr)
+        return torch.optim.Adam(groups, lr=lr)
+
+    def masked_loss(self, values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Mean of ``values: (B, n)`` over living agents, times the number of parameter groups,
+        so that with per-agent parameters each agent's gradient is the mean over its own
+        samples (the same step size as a shared network gets from the mean over everyone)."""
+        return masked_mean(values, mask) * self.groups
+
+    @staticmethod
+    def acting_copy(module: nn.Module) -> nn.Module:
+        copied = copy.deepcopy(module)
+        copied.requires_grad_(False)
+        return copied
+
+    def initial_q(self, beta: float) -> torch.Tensor:
+        """Initial Q output so that softmax(β·Q) starts at the configured preference."""
+        return -self.config.initial_preference * torch.arange(self.n_actions) / beta
+
+    @torch.no_grad()
+    def act(
+        self, obs: np.ndarray, mean_action: np.ndarray, step: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Sample actions for all agents in one batched pass.
+
+        ``obs: (n, obs_dim)``, ``mean_action: (n, D)`` -> ``(actions (n,), probs (n, D))``.
+        """
+        o = torch.as_tensor(obs, dtype=torch.float32, device=self.device).unsqueeze(0)
+        m = torch.as_tensor(mean_action, dtype=torch.float32, device=self.device).unsqueeze(0)
+        probs = self.policy(o, m, step)[0]
+        eps = self.epsilon(step)
+        if eps > 0:
+            probs = (1 - eps) * probs + eps / self.n_actions
+        probs = probs.cpu()
+        actions = torch.multinomial(probs, 1, generator=self.generator).squeeze(-1)
+        return actions.numpy(), probs.numpy()
+
+    def fit_rewards(self, batch: Batch) -> torch.Tensor:
+        """Update the running reward statistics with this batch; return the rewards to fit:
+        ``r``, minus r̄ with reward centering, divided by mean |r| with reward scaling. ``(B, n)``.
+        """
+        cfg = self.config
+        if not cfg.reward_centering and not cfg.reward_scaling:
+            return batch.rewards
+        rate = cfg.reward_stats_rate
+        mean = masked_mean(batch.rewards, batch.alive).detach().cpu()
+        magnitude = masked_mean(batch.rewards.abs(), batch.alive).detach().cpu()
+        if not self.reward_mean_ready:
+            self.reward_mean, self.reward_magnitude = mean, magnitude
+            self.reward_mean_ready = True
+        else:
+            self.reward_mean = self.reward_mean + rate * (mean - self.reward_mean)
+            self.reward_magnitude = self.reward_magnitude + rate * (
+                magnitude - self.reward_magnitude
+            )
+        rewards = batch.rewards
+        if cfg.reward_centering:
+            rewards = rewards - self.reward_mean.to(rewards.device)
+        if cfg.reward_scaling:
+            rewards = rewards / max(float(self.reward_magnitude), 1e-8)
+        return rewards
+
+    def schedules(self, step: int) -> dict[str, float]:
+        return {
+            "charts/beta": self.beta(step),
+            "charts/epsilon": self.epsilon(step),
+            "charts/reward_mean": float(self.reward_mean),
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {
+            f"{k}.{n}": v for k, m in self.modules().items() for n, v in m.state_dict().items()
+        }
+        return state
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        for name, module in self.modules().items():
+            prefix = f"{name}."
+            sub = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+            module.load_state_dict(sub)
+
+
+def make_learner(
+    config: AlgorithmConfig,
+    obs_dim: int,
+    n_actions: int,
+    n_agents: int,
+    device: str = "cpu",
+    seed: int = 0,
+) -> Learner:
+    """Build the learner named by ``config.algo``."""
+    from mfmarl.algorithms.mfac import MeanFieldActorCritic
+    from mfmarl.algorithms.mfq import MeanFieldQ
+
+    cls = MeanFieldQ if config.algo in ("mfq", "iql") else MeanFieldActorCritic
+    return cls(config, obs_dim, n_actions, n_agents, device, seed)

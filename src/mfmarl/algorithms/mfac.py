@@ -1,0 +1,120 @@
+"""MF-AC (method.md 4) and, with the ā input switched off, independent actor-critic (AC)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from mfmarl.algorithms.base import AlgorithmConfig, Learner, masked_mean, soft_update
+from mfmarl.buffers import Batch
+from mfmarl.core.policy import mean_field_value, softmax
+from mfmarl.core.targets import mfq_target
+from mfmarl.networks import Actor, QNetwork, falling_preference
+
+
+class MeanFieldActorCritic(Learner):
+    """Actor π_θ(a|o) and critic Q_φ(o, a, ā).
+
+    The critic is trained like MF-Q with the actor's policy inside v^MF(s'); the actor follows
+    ``∇log π(a|o)·(Q(o, a, ā) − Σ_b π(b|o)Q(o, b, ā))`` plus an optional entropy bonus.
+    For ``algo="iac"`` the critic has no ā input.
+    """
+
+    def __init__(
+        self,
+        config: AlgorithmConfig,
+        obs_dim: int,
+        n_actions: int,
+        n_agents: int,
+        device: str = "cpu",
+        seed: int = 0,
+    ) -> None:
+        super().__init__(config, obs_dim, n_actions, n_agents, device, seed)
+        torch.manual_seed(seed)
+        self.critic = QNetwork(
+            obs_dim,
+            n_actions,
+            use_mean_action=config.uses_mean_action,
+            hidden=config.hidden,
+            groups=self.groups,
+            normalize_mean_action=config.normalize_mean_action,
+            dueling=config.dueling,
+            mean_action_stream=config.mean_action_stream,
+        ).to(self.device)
+        self.critic_target = self.acting_copy(self.critic)
+        self.actor = Actor(
+            obs_dim,
+            n_actions,
+            hidden=config.hidden,
+            groups=self.groups,
+            initial_logits=falling_preference(n_actions, config.initial_preference),
+        ).to(self.device)
+        self.actor_act = self.acting_copy(self.actor)
+        self.critic_optimizer = self.make_optimizer(self.critic, config.lr)
+        self.actor_optimizer = self.make_optimizer(self.actor, config.actor_lr)
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {
+            "critic": self.critic,
+            "critic_target": self.critic_target,
+            "actor": self.actor,
+            "actor_act": self.actor_act,
+        }
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"critic": self.critic_optimizer, "actor": self.actor_optimizer}
+
+    def policy(self, obs: torch.Tensor, mean_action: torch.Tensor, step: int) -> torch.Tensor:
+        return softmax(self.actor_act(obs))
+
+    def update(self, batch: Batch, step: int = 0) -> dict[str, float]:
+        cfg = self.config
+        if self.critic.normalizer is not None:
+            self.critic.normalizer.update(batch.mean_action)
+        # Critic: MF-Q target with the actor's policy at s'.
+        with torch.no_grad():
+            rewards = self.fit_rewards(batch)
+            if cfg.gamma == 0.0:
+                target = rewards
+            else:
+                next_q = self.critic_target(batch.next_obs, batch.next_mean_action)
+                next_probs = softmax(self.actor(batch.next_obs))
+                target = mfq_target(rewards, batch.dones, next_q, next_probs, cfg.gamma)
+        q_all = self.critic(batch.obs, batch.mean_action)
+        q_taken = q_all.gather(-1, batch.actions.unsqueeze(-1)).squeeze(-1)
+        td_error = (q_taken - target) ** 2
+        self.critic_optimizer.zero_grad(set_to_none=True)
+        self.masked_loss(td_error, batch.alive).backward()
+        if cfg.grad_clip > 0:
+            nn.utils.clip_grad_norm_(self.critic.parameters(), cfg.grad_clip)
+        self.critic_optimizer.step()
+
+        # Actor: policy gradient against the (updated) critic, baseline V = Σπ·Q.
+        logits = self.actor(batch.obs)
+        log_probs = torch.log_softmax(logits, dim=-1)
+        probs = log_probs.exp()
+        with torch.no_grad():
+            q_all = self.critic(batch.obs, batch.mean_action)
+        entropy = -(probs * log_probs).sum(-1)
+        if cfg.actor_gradient == "expected":
+            objective = mean_field_value(q_all, probs)
+        else:
+            baseline = mean_field_value(q_all, probs.detach())
+            advantage = q_all.gather(-1, batch.actions.unsqueeze(-1)).squeeze(-1) - baseline
+            taken = log_probs.gather(-1, batch.actions.unsqueeze(-1)).squeeze(-1)
+            objective = taken * advantage
+        actor_loss = -self.masked_loss(objective + cfg.entropy_coef * entropy, batch.alive)
+        self.actor_optimizer.zero_grad(set_to_none=True)
+        actor_loss.backward()
+        if cfg.grad_clip > 0:
+            nn.utils.clip_grad_norm_(self.actor.parameters(), cfg.grad_clip)
+        self.actor_optimizer.step()
+
+        soft_update(self.critic_target, self.critic, cfg.target_tau)
+        soft_update(self.actor_act, self.actor, cfg.act_tau)
+        self.updates += 1
+        return {
+            "losses/td_loss": float(masked_mean(td_error.detach(), batch.alive)),
+            "losses/actor_loss": float(actor_loss.detach()) / self.groups,
+            "losses/entropy": float(masked_mean(entropy.detach(), batch.alive)),
+        }

@@ -1,0 +1,92 @@
+"""MF-Q (method.md 3) and, with the ā input switched off, independent Q-learning (IL)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from mfmarl.algorithms.base import AlgorithmConfig, Learner, masked_mean, soft_update
+from mfmarl.buffers import Batch
+from mfmarl.core.policy import boltzmann_policy
+from mfmarl.core.targets import double_dqn_target, dqn_target, mfq_target
+from mfmarl.networks import QNetwork
+
+
+class MeanFieldQ(Learner):
+    """Q(o, a, ā) trained towards ``r + γ(1−done)·v(s')``; acts by softmax(β·Q).
+
+    Three copies of the Q-network: the online one (trained), the target one (soft-updated with
+    ``target_tau``, used in the target) and the acting one (soft-updated with ``act_tau``).
+    For ``algo="iql"`` the network has no ā input; everything else is identical.
+    """
+
+    def __init__(
+        self,
+        config: AlgorithmConfig,
+        obs_dim: int,
+        n_actions: int,
+        n_agents: int,
+        device: str = "cpu",
+        seed: int = 0,
+    ) -> None:
+        super().__init__(config, obs_dim, n_actions, n_agents, device, seed)
+        torch.manual_seed(seed)
+        self.q = QNetwork(
+            obs_dim,
+            n_actions,
+            use_mean_action=config.uses_mean_action,
+            hidden=config.hidden,
+            groups=self.groups,
+            normalize_mean_action=config.normalize_mean_action,
+            dueling=config.dueling,
+            mean_action_stream=config.mean_action_stream,
+            initial_q=self.initial_q(config.beta_start),
+        ).to(self.device)
+        self.q_target = self.acting_copy(self.q)
+        self.q_act = self.acting_copy(self.q)
+        self.optimizer = self.make_optimizer(self.q, config.lr, getattr(self.q, "advantage", None))
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {"q": self.q, "q_target": self.q_target, "q_act": self.q_act}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"q": self.optimizer}
+
+    def policy(self, obs: torch.Tensor, mean_action: torch.Tensor, step: int) -> torch.Tensor:
+        return boltzmann_policy(self.q_act(obs, mean_action), self.beta(step))
+
+    def _target(self, batch: Batch, rewards: torch.Tensor, beta: float) -> torch.Tensor:
+        cfg = self.config
+        if cfg.gamma == 0.0:
+            return rewards
+        next_q = self.q_target(batch.next_obs, batch.next_mean_action)
+        if cfg.value_target == "max":
+            return dqn_target(rewards, batch.dones, next_q, cfg.gamma)
+        if cfg.value_target == "double":
+            online = self.q(batch.next_obs, batch.next_mean_action)
+            return double_dqn_target(rewards, batch.dones, online, next_q, cfg.gamma)
+        probs = boltzmann_policy(next_q, beta)
+        return mfq_target(rewards, batch.dones, next_q, probs, cfg.gamma)
+
+    def update(self, batch: Batch, step: int = 0) -> dict[str, float]:
+        cfg = self.config
+        if self.q.normalizer is not None:
+            self.q.normalizer.update(batch.mean_action)
+        with torch.no_grad():
+            rewards = self.fit_rewards(batch)
+            target = self._target(batch, rewards, self.beta(step))
+        q_all = self.q(batch.obs, batch.mean_action)
+        q_taken = q_all.gather(-1, batch.actions.unsqueeze(-1)).squeeze(-1)
+        td_error = (q_taken - target) ** 2
+        self.optimizer.zero_grad(set_to_none=True)
+        self.masked_loss(td_error, batch.alive).backward()
+        if cfg.grad_clip > 0:
+            nn.utils.clip_grad_norm_(self.q.parameters(), cfg.grad_clip)
+        self.optimizer.step()
+        soft_update(self.q_target, self.q, cfg.target_tau)
+        soft_update(self.q_act, self.q, cfg.act_tau)
+        self.updates += 1
+        return {
+            "losses/td_loss": float(masked_mean(td_error.detach(), batch.alive)),
+            "losses/q_mean": float(masked_mean(q_taken.detach(), batch.alive)),
+        }

@@ -1,0 +1,5 @@
+"""Replay storage for agent arrays with alive masks."""
+
+from mfmarl.buffers.replay import AgentReplay, Batch
+
+__all__ = ["AgentReplay", "Batch"]

@@ -1,0 +1,463 @@
+"""Command line: ``mfmarl train …`` and ``mfmarl reproduce …``.
+
+Options are generated from the config dataclasses: one ``--field-name`` per field, with the
+field's docstring (the string literal under it in the class body) as help text. ``Literal``
+fields become choices, ``bool`` fields ``--flag/--no-flag`` and ``tuple[int, ...]`` fields
+take several values. Bad input ends with one line ``mfmarl: error: …`` and exit code 2;
+Ctrl-C ends with exit code 130, keeping the files already written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import contextlib
+import dataclasses
+import inspect
+import logging
+import os
+import signal
+import sys
+import textwrap
+import threading
+import types
+import typing
+from collections.abc import Callable, Iterator, Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal, NoReturn
+
+from mfmarl import __version__
+from mfmarl.algorithms import ALGORITHMS, AlgorithmConfig
+from mfmarl.core.errors import ConfigError
+from mfmarl.envs import GaussianSqueezeConfig, squeeze_optimum
+from mfmarl.training.loop import TrainConfig
+
+PROG = "mfmarl"
+SCALES = ("quick", "paper")
+PRESET_NOTE = "default: from the preset"
+# Fields set by dedicated options of a command (or meaningless on the command line).
+SKIPPED_FIELDS = {"extra"}
+
+
+# -- options from dataclasses -----------------------------------------------------------------
+@cache
+def field_docs(cls: type) -> dict[str, str]:
+    """The attribute docstrings of a dataclass and its bases: ``{field: one-line text}``.
+
+    An attribute docstring is the string literal on the statement right after the field's
+    annotated assignment in the class body (read with :mod:`ast` from the source).
+    """
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        try:
+            source = textwrap.dedent(inspect.getsource(klass))
+        except (OSError, TypeError):
+            continue
+        tree = ast.parse(source)
+        body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+        for node, after in zip(body, body[1:]):
+            if (
+                isinstance(node, ast.AnnAssign)
+                and isinstance(node.target, ast.Name)
+                and isinstance(after, ast.Expr)
+                and isinstance(after.value, ast.Constant)
+                and isinstance(after.value.value, str)
+            ):
+                docs[node.target.id] = " ".join(after.value.value.split())
+    return docs
+
+
+def flag_name(field_name: str) -> str:
+    """``beta_start`` -> ``--beta-start``."""
+    return "--" + field_name.replace("_", "-")
+
+
+def _strip_optional(hint: Any) -> Any:
+    """``X | None`` -> ``X``."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return hint
+
+
+def _option_kwargs(hint: Any) -> dict[str, Any] | None:
+    """argparse keyword arguments for a field type, or None when it has no CLI form."""
+    hint = _strip_optional(hint)
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        choices = list(typing.get_args(hint))
+        return {"choices": choices, "type": type(choices[0])}
+    if hint is bool:
+        return {"action": argparse.BooleanOptionalAction}
+    if hint in (int, float, str):
+        return {"type": hint}
+    if origin is tuple:
+        args = typing.get_args(hint)
+        if len(args) == 2 and args[1] is Ellipsis and args[0] in (int, float, str):
+            return {"type": args[0], "nargs": "*"}
+    return None
+
+
+def _help(doc: str, default_note: str) -> str:
+    text = doc or "(undocumented)"
+    return f"{text} [{default_note}]".replace("%", "%%")
+
+
+def add_dataclass_options(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    cls: type,
+    prefix: str,
+    exclude: Sequence[str] = (),
+    default_note: Callable[[dataclasses.Field[Any]], str] | None = None,
+) -> list[str]:
+    """Add one option per field of dataclass ``cls``; return the field names added.
+
+    Values land in ``args.<prefix>__<field>`` and default to ``None`` (not given), so only
+    what the user typed overrides the config. ``default_note(field)`` says in the help where
+    the default comes from (the field's own default when not given).
+    """
+    hints = typing.get_type_hints(cls)
+    docs = field_docs(cls)
+    added = []
+    for f in dataclasses.fields(cls):
+        if f.name in exclude or f.name in SKIPPED_FIELDS:
+            continue
+        kwargs = _option_kwargs(hints[f.name])
+        if kwargs is None:
+            continue
+        if "choices" not in kwargs and "action" not in kwargs:
+            kwargs.setdefault("metavar", f.name.upper())
+        note = default_note(f) if default_note else f"default: {_field_default(f)}"
+        parser.add_argument(
+            flag_name(f.name),
+            dest=f"{prefix}__{f.name}",
+            default=None,
+            help=_help(docs.get(f.name, ""), note),
+            **kwargs,
+        )
+        added.append(f.name)
+    return added
+
+
+def _field_default(f: dataclasses.Field[Any]) -> str:
+    if f.default is not dataclasses.MISSING:
+        value = f.default
+    elif f.default_factory is not dataclasses.MISSING:
+        value = f.default_factory()
+    else:
+        return "required"
+    if isinstance(value, tuple):
+        return " ".join(map(str, value)) or "none"
+    return str(value)
+
+
+def given(args: argparse.Namespace, prefix: str) -> dict[str, Any]:
+    """The fields of one dataclass that the user set on the command line."""
+    start = f"{prefix}__"
+    out = {}
+    for key, value in vars(args).items():
+        if key.startswith(start) and value is not None:
+            out[key[len(start) :]] = tuple(value) if isinstance(value, list) else value
+    return out
+
+
+def _replace(config: Any, overrides: dict[str, Any]) -> Any:
+    return dataclasses.replace(config, **overrides) if overrides else config
+
+
+# -- parser -------------------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``mfmarl: error: <message>`` and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{PROG}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _preset_note(f: dataclasses.Field[Any]) -> str:
+    return PRESET_NOTE
+
+
+def _add_common_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--out", required=True, metavar="DIR", help="output directory (created if missing)"
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="reuse a non-empty --out, deleting mfmarl's earlier outputs there",
+    )
+    parser.add_argument(
+        "--scale",
+        choices=SCALES,
+        default="quick",
+        help="preset budget: quick (short) or paper (the longer budget) [default: quick]",
+    )
+
+
+def _add_algo_train_groups(
+    parser: argparse.ArgumentParser, exclude_algo: Sequence[str], exclude_train: Sequence[str]
+) -> None:
+    algo = parser.add_argument_group(
+        "algorithm", "AlgorithmConfig fields; each overrides the preset's value"
+    )
+    add_dataclass_options(algo, AlgorithmConfig, "algo", exclude_algo, _preset_note)
+    train = parser.add_argument_group(
+        "training", "TrainConfig fields; each overrides the preset's value"
+    )
+    add_dataclass_options(train, TrainConfig, "train", exclude_train, _preset_note)
+
+
+def _train_squeeze_parser(commands: Any) -> None:
+    p = commands.add_parser(
+        "gaussian-squeeze",
+        help="train one learner on Gaussian Squeeze",
+        description="Train one learner on Gaussian Squeeze (method.md 6.1). Defaults come "
+        "from the preset for (--algo, --n-agents, --scale); every other option overrides it. "
+        "Writes config.json, metrics.csv, tb/, checkpoint/ and summary.json into --out.",
+    )
+    _add_common_run_options(p)
+    p.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=0,
+        metavar="EPISODES",
+        help="also checkpoint every EPISODES episodes (0: only at the end) [default: 0]",
+    )
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="show a progress bar on stderr [default: on]",
+    )
+    env = p.add_argument_group("environment", "GaussianSqueezeConfig fields")
+    add_dataclass_options(env, GaussianSqueezeConfig, "env")
+    _add_algo_train_groups(p, exclude_algo=(), exclude_train=())
+    p.set_defaults(handler=_cmd_train_squeeze)
+
+
+def _reproduce_squeeze_parser(commands: Any) -> None:
+    p = commands.add_parser(
+        "gaussian-squeeze",
+        help="the paper's Gaussian Squeeze comparison (all algorithms × N × seeds)",
+        description="Train every algorithm for every N and seed on Gaussian Squeeze, then "
+        "write results.json, learning-curve PNGs and report.md into --out (one run directory "
+        "per algorithm, N and seed under --out/runs). Algorithm and training options override "
+        "every run's preset.",
+    )
+    _add_common_run_options(p)
+    p.add_argument(
+        "--seeds",
+        type=int,
+        default=3,
+        metavar="K",
+        help="seeds per (algorithm, N): seeds 0 .. K-1 [default: 3]",
+    )
+    p.add_argument(
+        "--n-agents",
+        type=int,
+        nargs="+",
+        default=[100, 500, 1000],
+        metavar="N",
+        help="population sizes to run [default: 100 500 1000]",
+    )
+    p.add_argument(
+        "--algos",
+        nargs="+",
+        choices=ALGORITHMS,
+        default=list(ALGORITHMS),
+        metavar="ALGO",
+        help=f"algorithms to compare, from {{{', '.join(ALGORITHMS)}}} [default: all]",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="parallel worker processes, one torch thread each [default: number of CPUs, "
+        f"{os.cpu_count() or 1} here]",
+    )
+    env = p.add_argument_group("environment", "GaussianSqueezeConfig fields")
+    add_dataclass_options(env, GaussianSqueezeConfig, "env", exclude=("n_agents",))
+    _add_algo_train_groups(p, exclude_algo=("algo",), exclude_train=("seed",))
+    p.set_defaults(handler=_cmd_reproduce_squeeze)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``mfmarl`` argument parser."""
+    parser = _Parser(
+        prog=PROG,
+        description="Mean field multi-agent reinforcement learning (MF-Q, MF-AC, and the "
+        "independent baselines IL and AC; Yang et al. 2018).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log progress messages to stderr"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    train = commands.add_parser(
+        "train", help="train one learner", description="Train one learner on an environment."
+    )
+    train_envs = train.add_subparsers(dest="env", metavar="ENV", required=True)
+    _train_squeeze_parser(train_envs)
+    reproduce = commands.add_parser(
+        "reproduce",
+        help="reproduce an experiment of the paper",
+        description="Reproduce an experiment of the paper: many runs, then a report.",
+    )
+    reproduce_envs = reproduce.add_subparsers(dest="env", metavar="EXPERIMENT", required=True)
+    _reproduce_squeeze_parser(reproduce_envs)
+    return parser
+
+
+# -- Ctrl-C -------------------------------------------------------------------------------------
+class StopRequest:
+    """SIGINT handler: the first Ctrl-C asks the work to stop after the current episode (so
+    files and writers close cleanly); a second one raises :class:`KeyboardInterrupt` at once.
+
+    Calling the object tells whether a stop was asked for.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    def handle(self, signum: int, frame: types.FrameType | None) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+
+@contextlib.contextmanager
+def graceful_sigint(stop: StopRequest) -> Iterator[None]:
+    """Route SIGINT to ``stop`` while the block runs (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, stop.handle)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+# -- commands -----------------------------------------------------------------------------------
+def _command_line(args: argparse.Namespace) -> list[str]:
+    return [PROG, *args.argv]
+
+
+def _cmd_train_squeeze(args: argparse.Namespace) -> int:
+    from mfmarl.evaluation.gaussian_squeeze import preset_configs
+    from mfmarl.training.rundir import RUN_OUTPUTS, prepare_run_dir
+    from mfmarl.training.runner import train_run
+
+    env_config = GaussianSqueezeConfig(**given(args, "env"))
+    algo_overrides, train_overrides = given(args, "algo"), given(args, "train")
+    algo_config, train_config = preset_configs(
+        algo_overrides.get("algo", "mfq"),
+        env_config.n_agents,
+        args.scale,
+        train_overrides.get("episodes"),
+    )
+    algo_config = _replace(algo_config, algo_overrides)
+    train_config = _replace(train_config, train_overrides)
+    if args.checkpoint_every < 0:
+        raise ConfigError(f"--checkpoint-every={args.checkpoint_every} must be >= 0")
+    out = prepare_run_dir(args.out, args.force, RUN_OUTPUTS)
+    summary = train_run(
+        env_config,
+        algo_config,
+        train_config,
+        out,
+        progress=args.progress,
+        checkpoint_every=args.checkpoint_every,
+        command=_command_line(args),
+        should_stop=args.stop,
+    )
+    if summary.interrupted:
+        raise KeyboardInterrupt
+    x_star, g_star = squeeze_optimum(
+        env_config.mu, env_config.sigma, (env_config.n_actions - 1) * env_config.n_agents
+    )
+    print(
+        f"{algo_config.algo}, N = {env_config.n_agents}, seed {train_config.seed}: "
+        f"{summary.episodes} episodes in {summary.seconds:.1f} s"
+    )
+    print(
+        f"final (mean of the last 10% of episodes): G = {summary.final_G:.2f} "
+        f"({summary.final_G / g_star:.3f} G*, G* = {g_star:.2f}), "
+        f"x = {summary.final_x:.1f} (x* = {x_star:.1f})"
+    )
+    print(f"wrote {out}/: config.json, metrics.csv, tb/, checkpoint/, summary.json")
+    return 0
+
+
+def _cmd_reproduce_squeeze(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from mfmarl.evaluation.gaussian_squeeze import (
+        SqueezeExperiment,
+        plan_runs,
+        reproduce_gaussian_squeeze,
+        summary_table,
+    )
+    from mfmarl.training.rundir import EXPERIMENT_OUTPUTS, prepare_run_dir
+
+    if args.workers < 1:
+        raise ConfigError(f"--workers={args.workers} must be >= 1")
+    env = given(args, "env")
+    experiment = SqueezeExperiment(
+        n_agents=tuple(args.n_agents),
+        algos=tuple(args.algos),
+        seeds=args.seeds,
+        scale=args.scale,
+        algo_overrides=given(args, "algo"),
+        train_overrides=given(args, "train"),
+        **env,
+    )
+    jobs = plan_runs(experiment, args.out)  # validates every run's config before writing
+    out = prepare_run_dir(args.out, args.force, EXPERIMENT_OUTPUTS)
+    print(f"{len(jobs)} runs with {min(args.workers, len(jobs))} worker(s) into {out}/runs")
+    with tqdm(total=len(jobs), desc="runs", unit="run", dynamic_ncols=True) as bar:
+
+        def done(summary: Any) -> None:
+            bar.set_postfix_str(f"{Path(summary.run_dir).name}: {summary.seconds:.0f} s")
+            bar.update(1)
+
+        results = reproduce_gaussian_squeeze(
+            experiment, out, args.workers, done, command=_command_line(args), should_stop=args.stop
+        )
+    print(summary_table(results))
+    plots = sorted(p.name for p in out.glob("*.png"))
+    print(f"results: {out / 'results.json'}")
+    print(f"report:  {out / 'report.md'}")
+    print(f"plots:   {', '.join(str(out / p) for p in plots)}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code (0 ok, 2 bad input, 130 interrupted)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or an argparse error (already printed)
+        return exc.code if isinstance(exc.code, int) else 0
+    args.argv = argv
+    args.stop = StopRequest()
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        with graceful_sigint(args.stop):
+            return int(args.handler(args))
+    except ConfigError as exc:
+        message = " ".join(str(exc).split())
+        print(f"{PROG}: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; files written so far are kept", file=sys.stderr)
+        return 130

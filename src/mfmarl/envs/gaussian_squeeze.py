@@ -1,0 +1,149 @@
+"""Gaussian Squeeze (method.md 6.1): a cooperative, stateless, repeated game.
+
+N agents each pick ``a_j ∈ {0..D-1}``; with ``x = Σ_j a_j`` every agent receives
+``G(x) = x·exp(−(x − µ)²/σ²)``. The batched class steps all agents with numpy in one call;
+:class:`GaussianSqueezeParallelEnv` wraps it in the PettingZoo ``ParallelEnv`` API.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium
+import numpy as np
+from pettingzoo import ParallelEnv
+
+from mfmarl.core.errors import require
+from mfmarl.envs.base import StepResult
+
+
+@dataclass(frozen=True)
+class GaussianSqueezeConfig:
+    """Settings of the Gaussian Squeeze game (paper: µ = 400, σ = 200, N ∈ {100, 500, 1000})."""
+
+    n_agents: int = 100
+    """Number of agents N."""
+    mu: float = 400.0
+    """Centre µ of the Gaussian in x = Σ actions."""
+    sigma: float = 200.0
+    """Width σ of the Gaussian (> 0)."""
+    n_actions: int = 10
+    """Number of actions D; agent j picks a_j ∈ {0, ..., D−1}."""
+
+    def __post_init__(self) -> None:
+        require(self.n_agents > 0, f"n_agents={self.n_agents} must be > 0")
+        require(self.sigma > 0, f"sigma={self.sigma} must be > 0")
+        require(math.isfinite(self.mu), f"mu={self.mu} must be a finite number")
+        require(self.n_actions >= 2, f"n_actions={self.n_actions} must be >= 2")
+
+
+def squeeze_reward(x: np.ndarray | float, mu: float, sigma: float) -> np.ndarray | float:
+    """``G(x) = x·exp(−(x − µ)²/σ²)``, elementwise."""
+    return x * np.exp(-((x - mu) ** 2) / sigma**2)
+
+
+def squeeze_optimum(mu: float, sigma: float, max_x: float | None = None) -> tuple[float, float]:
+    """The maximiser ``x*`` of G and ``G(x*)``.
+
+    ``dG/dx = 0 ⇔ 2x² − 2µx − σ² = 0 ⇒ x* = (µ + √(µ² + 2σ²))/2`` (the positive root). When
+    ``max_x`` (the largest reachable x, ``(D−1)·N``) is below x*, the optimum is ``max_x``.
+    """
+    x_star = (mu + math.sqrt(mu * mu + 2.0 * sigma * sigma)) / 2.0
+    if max_x is not None:
+        x_star = min(x_star, float(max_x))
+    return x_star, float(squeeze_reward(x_star, mu, sigma))
+
+
+class GaussianSqueeze:
+    """Batched agent-array path: ``step(actions: (N,)) -> rewards: (N,)`` in one numpy call.
+
+    The game has no state: observations are ``(N, 0)`` arrays and every step is one round
+    (an episode). The game is repeated, so the mean action carries over between rounds.
+    """
+
+    obs_dim = 0
+    continuing = True
+
+    def __init__(self, config: GaussianSqueezeConfig) -> None:
+        self.config = config
+        self.n_agents = config.n_agents
+        self.n_actions = config.n_actions
+
+    @property
+    def optimum(self) -> tuple[float, float]:
+        """``(x*, G(x*))`` within the reachable range ``[0, (D−1)·N]``."""
+        c = self.config
+        return squeeze_optimum(c.mu, c.sigma, (c.n_actions - 1) * c.n_agents)
+
+    def reset(self) -> np.ndarray:
+        """Start a round. Returns ``obs: (N, 0)``."""
+        return np.zeros((self.n_agents, 0), dtype=np.float32)
+
+    def step(self, actions: np.ndarray) -> StepResult:
+        """``actions: (N,)`` ints -> next obs ``(N, 0)``, rewards ``(N,)`` all equal to G(x),
+        dones ``(N,)`` all True, and info ``{"x": x, "G": G(x)}``."""
+        actions = np.asarray(actions)
+        require(actions.shape == (self.n_agents,), f"expected {self.n_agents} actions")
+        x = float(actions.sum())
+        g = float(squeeze_reward(x, self.config.mu, self.config.sigma))
+        rewards = np.full(self.n_agents, g, dtype=np.float32)
+        dones = np.ones(self.n_agents, dtype=bool)
+        return StepResult(self.reset(), rewards, dones, {"x": x, "G": g})
+
+
+class GaussianSqueezeParallelEnv(ParallelEnv):
+    """PettingZoo ``ParallelEnv`` of Gaussian Squeeze.
+
+    Agents are ``"agent_0" .. "agent_{N-1}"``. Each observation is a constant ``[0.0]`` (the
+    game is stateless); an episode is ``max_cycles`` rounds, after which all agents truncate.
+    """
+
+    metadata = {"name": "gaussian_squeeze_v0", "render_modes": [], "is_parallelizable": True}
+
+    def __init__(self, config: GaussianSqueezeConfig | None = None, max_cycles: int = 1) -> None:
+        require(max_cycles > 0, f"max_cycles={max_cycles} must be > 0")
+        self.game = GaussianSqueeze(config or GaussianSqueezeConfig())
+        self.max_cycles = max_cycles
+        self.possible_agents = [f"agent_{i}" for i in range(self.game.n_agents)]
+        self.agents: list[str] = []
+        self._cycle = 0
+        self.render_mode = None
+
+    @functools.cache  # noqa: B019 - PettingZoo asks for cached spaces
+    def observation_space(self, agent: str) -> gymnasium.spaces.Box:
+        return gymnasium.spaces.Box(low=0.0, high=0.0, shape=(1,), dtype=np.float32)
+
+    @functools.cache  # noqa: B019
+    def action_space(self, agent: str) -> gymnasium.spaces.Discrete:
+        return gymnasium.spaces.Discrete(self.game.n_actions)
+
+    def _observations(self) -> dict[str, np.ndarray]:
+        return {a: np.zeros(1, dtype=np.float32) for a in self.agents}
+
+    def reset(
+        self, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
+        self.agents = list(self.possible_agents)
+        self._cycle = 0
+        return self._observations(), {a: {} for a in self.agents}
+
+    def step(self, actions: dict[str, int]) -> tuple[dict, dict, dict, dict, dict]:
+        require(set(actions) == set(self.agents), "every living agent needs an action")
+        array = np.array([actions[a] for a in self.agents], dtype=np.int64)
+        _, rewards, _, info = self.game.step(array)
+        self._cycle += 1
+        done = self._cycle >= self.max_cycles
+        obs = self._observations()
+        rew = {a: float(r) for a, r in zip(self.agents, rewards)}
+        terminations = {a: False for a in self.agents}
+        truncations = {a: done for a in self.agents}
+        infos = {a: dict(info) for a in self.agents}
+        if done:
+            self.agents = []
+        return obs, rew, terminations, truncations, infos
+
+    def state(self) -> np.ndarray:
+        return np.zeros(1, dtype=np.float32)

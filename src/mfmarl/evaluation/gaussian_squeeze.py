@@ -1,0 +1,435 @@
+"""The Gaussian Squeeze reproduction (method.md 6.1): every algorithm × N × seed, then
+``results.json``, learning-curve PNGs and ``report.md``.
+
+Output layout::
+
+    OUT/config.json                     the experiment's settings
+    OUT/runs/<algo>_n<N>_s<seed>/       one training run each (see mfmarl.training.runner)
+    OUT/results.json                    per-run final G and x, per-(algo, N) summary
+    OUT/curves_n<N>.png                 G and x learning curves per algorithm, with G* and x*
+    OUT/final_ratio.png                 final G/G* per algorithm and N
+    OUT/report.md                       settings, tables, plots, comparison with the paper
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import multiprocessing
+import signal
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from mfmarl import __version__
+from mfmarl.algorithms import ALGORITHMS, AlgorithmConfig
+from mfmarl.algorithms.base import ALGORITHM_NAMES
+from mfmarl.core.errors import ConfigError, require, require_choice
+from mfmarl.envs import GaussianSqueezeConfig, squeeze_optimum
+from mfmarl.evaluation.plots import Panel, plot_final_scores, plot_learning_curves
+from mfmarl.evaluation.report import SUCCESS_RATIO, squeeze_report
+from mfmarl.evaluation.stats import t_interval
+from mfmarl.training.logger import read_metrics
+from mfmarl.training.loop import TrainConfig
+from mfmarl.training.presets import gaussian_squeeze_preset
+from mfmarl.training.rundir import write_json_atomic, write_text_atomic
+from mfmarl.training.runner import RunSummary, config_dict, train_run
+
+log = logging.getLogger(__name__)
+
+EXPERIMENT = "gaussian-squeeze"
+SCALES: tuple[str, ...] = ("quick", "paper")
+
+
+@dataclass(frozen=True)
+class SqueezeExperiment:
+    """Settings of a Gaussian Squeeze reproduction."""
+
+    n_agents: tuple[int, ...] = (100, 500, 1000)
+    """Population sizes N to run."""
+    mu: float = 400.0
+    """Centre µ of the Gaussian."""
+    sigma: float = 200.0
+    """Width σ of the Gaussian."""
+    n_actions: int = 10
+    """Actions per agent D."""
+    algos: tuple[str, ...] = ALGORITHMS
+    """Algorithms to compare."""
+    seeds: int = 3
+    """Seeds per (algorithm, N): seeds 0 .. seeds−1."""
+    scale: Literal["quick", "paper"] = "quick"
+    """Preset budget: quick or paper."""
+    algo_overrides: Mapping[str, Any] = field(default_factory=dict)
+    """AlgorithmConfig fields set on top of every preset."""
+    train_overrides: Mapping[str, Any] = field(default_factory=dict)
+    """TrainConfig fields set on top of every preset (``seed`` is set per run)."""
+
+    def __post_init__(self) -> None:
+        require(len(self.n_agents) > 0, "give at least one --n-agents value")
+        require(self.seeds >= 1, f"seeds={self.seeds} must be >= 1")
+        require(len(self.algos) > 0, "give at least one algorithm")
+        require(len(set(self.algos)) == len(self.algos), f"algos={self.algos} repeat a name")
+        require(len(set(self.n_agents)) == len(self.n_agents), "n_agents values repeat")
+        for algo in self.algos:
+            require_choice("algo", algo, ALGORITHMS)
+        require_choice("scale", self.scale, SCALES)
+        for n in self.n_agents:
+            self.env_config(n)  # validates N, µ, σ, D
+
+    def env_config(self, n_agents: int) -> GaussianSqueezeConfig:
+        return GaussianSqueezeConfig(
+            n_agents=n_agents, mu=self.mu, sigma=self.sigma, n_actions=self.n_actions
+        )
+
+    def optimum(self, n_agents: int | None = None) -> tuple[float, float]:
+        """``(x*, G*)``; with ``n_agents``, clipped to the reachable ``x <= (D−1)·N``."""
+        max_x = None if n_agents is None else (self.n_actions - 1) * n_agents
+        return squeeze_optimum(self.mu, self.sigma, max_x)
+
+
+@dataclass(frozen=True)
+class RunJob:
+    """One training run of the experiment (picklable, for worker processes)."""
+
+    name: str
+    env_config: GaussianSqueezeConfig
+    algo_config: AlgorithmConfig
+    train_config: TrainConfig
+    out_dir: str
+
+
+def run_name(algo: str, n_agents: int, seed: int) -> str:
+    return f"{algo}_n{n_agents}_s{seed}"
+
+
+def _replace(config: Any, overrides: Mapping[str, Any]) -> Any:
+    try:
+        return dataclasses.replace(config, **dict(overrides))
+    except TypeError as exc:  # an unknown field name
+        raise ConfigError(f"bad override for {type(config).__name__}: {exc}") from exc
+
+
+def preset_configs(
+    algo: str, n_agents: int, scale: str, episodes: int | None = None
+) -> tuple[AlgorithmConfig, TrainConfig]:
+    """The Gaussian Squeeze preset. A given episode budget goes to the preset itself, so that
+    the schedules it ties to the budget (β) follow it."""
+    if episodes is None:
+        return gaussian_squeeze_preset(algo, n_agents, scale)
+    return gaussian_squeeze_preset(algo, n_agents, scale, episodes=episodes)
+
+
+def run_configs(
+    experiment: SqueezeExperiment, algo: str, n_agents: int, seed: int
+) -> tuple[AlgorithmConfig, TrainConfig]:
+    """The preset of (algo, N, scale) with the experiment's overrides and this seed."""
+    episodes = experiment.train_overrides.get("episodes")
+    algo_config, train_config = preset_configs(algo, n_agents, experiment.scale, episodes)
+    algo_config = _replace(algo_config, experiment.algo_overrides)
+    train_config = _replace(train_config, {**experiment.train_overrides, "seed": seed})
+    return algo_config, train_config
+
+
+def plan_runs(experiment: SqueezeExperiment, out_dir: str | Path) -> list[RunJob]:
+    """Every (algo, N, seed) run with validated configs, in report order."""
+    jobs = []
+    for algo in experiment.algos:
+        for n in experiment.n_agents:
+            for seed in range(experiment.seeds):
+                algo_config, train_config = run_configs(experiment, algo, n, seed)
+                name = run_name(algo, n, seed)
+                path = str(Path(out_dir) / "runs" / name)
+                jobs.append(RunJob(name, experiment.env_config(n), algo_config, train_config, path))
+    return jobs
+
+
+def _init_worker() -> None:
+    """Worker processes: one torch thread each; Ctrl-C is handled by the parent only."""
+    import torch
+
+    torch.set_num_threads(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+StopCheck = Callable[[], bool]
+"""Returns True once the user asked to stop (e.g. after Ctrl-C)."""
+POLL_SECONDS = 0.2
+
+
+def _run_job(job: RunJob, should_stop: StopCheck | None = None) -> RunSummary:
+    return train_run(
+        job.env_config, job.algo_config, job.train_config, job.out_dir, should_stop=should_stop
+    )
+
+
+def _run_in_process(
+    order: Sequence[RunJob], finished: Callable[[RunSummary], None], should_stop: StopCheck
+) -> None:
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for job in order:
+            if should_stop():
+                raise KeyboardInterrupt
+            summary = _run_job(job, should_stop)
+            if summary.interrupted:
+                raise KeyboardInterrupt
+            finished(summary)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_in_pool(
+    order: Sequence[RunJob],
+    workers: int,
+    finished: Callable[[RunSummary], None],
+    should_stop: StopCheck,
+) -> None:
+    context = multiprocessing.get_context("spawn")
+    pool = context.Pool(workers, initializer=_init_worker)
+    try:
+        results = pool.imap_unordered(_run_job, order, chunksize=1)
+        for _ in range(len(order)):
+            while True:
+                if should_stop():
+                    raise KeyboardInterrupt
+                try:
+                    summary = results.next(timeout=POLL_SECONDS)
+                    break
+                except multiprocessing.TimeoutError:
+                    continue
+            finished(summary)
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
+
+
+def run_jobs(
+    jobs: Sequence[RunJob],
+    workers: int = 1,
+    on_done: Callable[[RunSummary], None] | None = None,
+    should_stop: StopCheck | None = None,
+) -> list[RunSummary]:
+    """Run ``jobs``, in this process (``workers == 1``) or in a spawn-context pool.
+
+    Each run uses one torch thread. ``on_done`` is called as each run finishes (in
+    completion order). Once ``should_stop()`` is true, the in-process run ends after its
+    current episode (its files complete) and a pool is terminated; then
+    :class:`KeyboardInterrupt` is raised. Returns the summaries in the order of ``jobs``.
+    """
+    require(workers >= 1, f"workers={workers} must be >= 1")
+    by_dir: dict[str, RunSummary] = {}
+
+    def finished(summary: RunSummary) -> None:
+        by_dir[summary.run_dir] = summary
+        if on_done is not None:
+            on_done(summary)
+
+    stop = should_stop or (lambda: False)
+    # The largest populations first, so that a pool is not left waiting on one long run.
+    order = sorted(jobs, key=lambda j: -j.env_config.n_agents)
+    if workers == 1 or len(jobs) <= 1:
+        _run_in_process(order, finished, stop)
+    else:
+        _run_in_pool(order, min(workers, len(jobs)), finished, stop)
+    return [by_dir[job.out_dir] for job in jobs]
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def summarise(
+    experiment: SqueezeExperiment, summaries: Sequence[RunSummary]
+) -> list[dict[str, Any]]:
+    """Per (algo, N): seeds, median/mean final G, G/G* with a 95% t interval over seeds."""
+    rows = []
+    for algo in experiment.algos:
+        for n in experiment.n_agents:
+            runs = [s for s in summaries if s.algo == algo and s.n_agents == n]
+            if not runs:
+                continue
+            x_star, g_star = experiment.optimum(n)
+            g = np.array([s.final_G for s in runs], dtype=np.float64)
+            ratio = g / g_star
+            interval = t_interval(ratio)
+            rows.append(
+                {
+                    "algo": algo,
+                    "n_agents": n,
+                    "seeds": len(runs),
+                    "optimum_x": x_star,
+                    "optimum_G": g_star,
+                    "final_G_median": float(np.median(g)),
+                    "final_G_mean": float(g.mean()),
+                    "ratio_median": float(np.median(ratio)),
+                    "ratio_mean": interval.estimate,
+                    "ratio_ci95": [_finite_or_none(interval.low), _finite_or_none(interval.high)],
+                    "ratio_min": float(ratio.min()),
+                    "ratio_max": float(ratio.max()),
+                    "final_x_median": float(np.median([s.final_x for s in runs])),
+                    "seeds_reaching_95": int((ratio >= SUCCESS_RATIO).sum()),
+                }
+            )
+    return rows
+
+
+def results_dict(experiment: SqueezeExperiment, summaries: Sequence[RunSummary]) -> dict[str, Any]:
+    """The content of ``results.json``."""
+    x_star, g_star = experiment.optimum()
+    runs = [
+        {
+            "algo": s.algo,
+            "n_agents": s.n_agents,
+            "seed": s.seed,
+            "final_G": s.final_G,
+            "final_x": s.final_x,
+            "episodes": s.episodes,
+            "seconds": s.seconds,
+        }
+        for s in summaries
+    ]
+    return {
+        "experiment": EXPERIMENT,
+        "mu": experiment.mu,
+        "sigma": experiment.sigma,
+        "optimum_x": x_star,
+        "optimum_G": g_star,
+        "n_actions": experiment.n_actions,
+        "scale": experiment.scale,
+        "version": __version__,
+        "runs": runs,
+        "summary": summarise(experiment, summaries),
+    }
+
+
+def _curves(
+    jobs: Iterable[RunJob], keys: Sequence[str]
+) -> dict[int, dict[str, dict[str, list[np.ndarray]]]]:
+    """``curves[N][algo label][key]`` = per-seed arrays read from each run's metrics.csv."""
+    curves: dict[int, dict[str, dict[str, list[np.ndarray]]]] = {}
+    for job in jobs:
+        columns = read_metrics(Path(job.out_dir) / "metrics.csv")
+        label = ALGORITHM_NAMES.get(job.algo_config.algo, job.algo_config.algo)
+        per_algo = curves.setdefault(job.env_config.n_agents, {}).setdefault(label, {})
+        for key in keys:
+            if key in columns:
+                per_algo.setdefault(key, []).append(np.asarray(columns[key]))
+    return curves
+
+
+def write_plots(
+    experiment: SqueezeExperiment, jobs: Sequence[RunJob], results: Mapping[str, Any], out: Path
+) -> list[Path]:
+    """Learning curves per N (``curves_n<N>.png``) and the final-ratio chart."""
+    paths = []
+    curves = _curves(jobs, ("env/G", "env/x"))
+    for n in experiment.n_agents:
+        x_star, g_star = experiment.optimum(n)
+        panels = [
+            Panel("env/G", "G(x) per episode", g_star, f"G* = {g_star:.1f}"),
+            Panel("env/x", "x = Σ actions", x_star, f"x* = {x_star:.1f}"),
+        ]
+        title = f"Gaussian Squeeze, N = {n}, µ = {experiment.mu:g}, σ = {experiment.sigma:g}"
+        paths.append(
+            plot_learning_curves(out / f"curves_n{n}.png", title, panels, curves.get(n, {}))
+        )
+    rows = {(r["algo"], r["n_agents"]): r for r in results["summary"]}
+    scores = {}
+    for algo in experiment.algos:
+        values = []
+        for n in experiment.n_agents:
+            r = rows.get((algo, n))
+            low, high = r["ratio_ci95"] if r else (None, None)
+            values.append(
+                (
+                    r["ratio_mean"] if r else math.nan,
+                    math.nan if low is None else low,
+                    math.nan if high is None else high,
+                )
+            )
+        scores[ALGORITHM_NAMES.get(algo, algo)] = values
+    groups = [f"N = {n}" for n in experiment.n_agents]
+    paths.append(
+        plot_final_scores(
+            out / "final_ratio.png",
+            "Final G / G* (mean, 95% t interval)",
+            groups,
+            scores,
+            "G / G*",
+            reference=1.0,
+        )
+    )
+    return paths
+
+
+def experiment_record(
+    experiment: SqueezeExperiment, workers: int, command: Sequence[str] | None
+) -> dict[str, Any]:
+    """The content of ``OUT/config.json``."""
+    settings = dataclasses.asdict(experiment)
+    settings["algo_overrides"] = dict(experiment.algo_overrides)
+    settings["train_overrides"] = dict(experiment.train_overrides)
+    return {
+        "experiment": EXPERIMENT,
+        "settings": settings,
+        "workers": workers,
+        "mfmarl_version": __version__,
+        "command": list(command) if command is not None else None,
+    }
+
+
+def reproduce_gaussian_squeeze(
+    experiment: SqueezeExperiment,
+    out_dir: str | Path,
+    workers: int = 1,
+    on_run_done: Callable[[RunSummary], None] | None = None,
+    command: Sequence[str] | None = None,
+    should_stop: StopCheck | None = None,
+) -> dict[str, Any]:
+    """Run the whole experiment into ``out_dir`` (which must exist) and return the results.
+
+    All configs are built and validated before the first run starts. ``should_stop``: see
+    :func:`run_jobs`.
+    """
+    out = Path(out_dir)
+    jobs = plan_runs(experiment, out)
+    record = experiment_record(experiment, workers, command)
+    record["runs"] = {
+        job.name: {
+            "algorithm": config_dict(job.algo_config),
+            "train": config_dict(job.train_config),
+        }
+        for job in jobs
+    }
+    write_json_atomic(out / "config.json", record)
+    log.info("running %d Gaussian Squeeze runs with %d workers", len(jobs), workers)
+    summaries = run_jobs(jobs, workers, on_run_done, should_stop)
+    results = results_dict(experiment, summaries)
+    write_json_atomic(out / "results.json", results)
+    plots = write_plots(experiment, jobs, results, out)
+    write_text_atomic(out / "report.md", squeeze_report(experiment, jobs, results, plots))
+    return results
+
+
+def summary_table(results: Mapping[str, Any]) -> str:
+    """A plain-text table of ``results["summary"]`` for a terminal."""
+    header = f"{'algo':<6} {'N':>6} {'seeds':>5} {'G/G* mean':>10} {'95% CI':>17} {'median':>7}"
+    lines = [header, "-" * len(header)]
+    for r in results["summary"]:
+        low, high = r["ratio_ci95"]
+        ci = "n/a" if low is None else f"[{low:.3f}, {high:.3f}]"
+        lines.append(
+            f"{ALGORITHM_NAMES.get(r['algo'], r['algo']):<6} {r['n_agents']:>6} "
+            f"{r['seeds']:>5} {r['ratio_mean']:>10.3f} {ci:>17} {r['ratio_median']:>7.3f}"
+        )
+    return "\n".join(lines)

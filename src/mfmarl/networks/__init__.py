@@ -1,0 +1,13 @@
+"""Torch modules: grouped (per-agent or shared) MLPs, Q-networks with an ā input, actors."""
+
+from mfmarl.networks.grouped import GroupedLinear, GroupedMLP, RunningNormalizer
+from mfmarl.networks.heads import Actor, QNetwork, falling_preference
+
+__all__ = [
+    "Actor",
+    "GroupedLinear",
+    "GroupedMLP",
+    "QNetwork",
+    "RunningNormalizer",
+    "falling_preference",
+]

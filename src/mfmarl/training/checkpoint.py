@@ -1,0 +1,304 @@
+"""Checkpoints: tensors in ``model.safetensors``, everything else in ``checkpoint.json``.
+
+Nothing is ever unpickled. Both files are written atomically (temp file + ``os.replace``),
+the JSON last; it records the SHA-256 of the tensor file, so a tensor file that does not
+belong to its JSON (a torn copy, a corrupt download) is refused on load.
+
+Tensor names: ``<module>.<param>`` for the learner's modules (``learner.state_dict()``),
+``optimizer/<name>/<param index>/<key>`` for optimizer state and ``learner/<name>`` for the
+learner's own state (sampling generator, running reward mean).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load as safetensors_load
+from safetensors.torch import save as safetensors_save
+from torch import nn
+
+from mfmarl import __version__
+from mfmarl.algorithms import AlgorithmConfig, Learner, make_learner
+from mfmarl.core.errors import ConfigError
+from mfmarl.training.rundir import write_bytes_atomic, write_json_atomic
+
+log = logging.getLogger(__name__)
+
+MODEL_FILE = "model.safetensors"
+META_FILE = "checkpoint.json"
+FORMAT_VERSION = 1
+OPTIMIZER_PREFIX = "optimizer/"
+LEARNER_PREFIX = "learner/"
+REQUIRED_KEYS = ("format_version", "algorithm", "config", "tensors", "model_sha256")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A validated checkpoint: its JSON metadata and its tensors (on the CPU)."""
+
+    path: Path
+    metadata: dict[str, Any]
+    tensors: dict[str, torch.Tensor]
+
+    @property
+    def algorithm(self) -> str:
+        return str(self.metadata["algorithm"])
+
+    def module_tensors(self) -> dict[str, torch.Tensor]:
+        """The learner's module tensors only (no optimizer or learner state)."""
+        return {k: v for k, v in self.tensors.items() if "/" not in k}
+
+
+def algorithm_config_dict(config: AlgorithmConfig) -> dict[str, Any]:
+    """The config as a JSON-ready dict (tuples become lists; ``extra`` is left out)."""
+    data = dataclasses.asdict(config)
+    data.pop("extra", None)
+    return data
+
+
+def algorithm_config_from_dict(data: dict[str, Any]) -> AlgorithmConfig:
+    """Inverse of :func:`algorithm_config_dict`: lists become tuples, unknown keys are dropped.
+
+    Raises :class:`ConfigError` when a value is invalid.
+    """
+    hints = typing.get_type_hints(AlgorithmConfig)
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(AlgorithmConfig):
+        if f.name == "extra" or f.name not in data:
+            continue
+        value = data[f.name]
+        if typing.get_origin(hints[f.name]) is tuple and isinstance(value, list):
+            value = tuple(value)
+        kwargs[f.name] = value
+    unknown = sorted(set(data) - {f.name for f in dataclasses.fields(AlgorithmConfig)})
+    if unknown:
+        log.warning("ignoring unknown algorithm settings %s", ", ".join(unknown))
+    try:
+        return AlgorithmConfig(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"invalid algorithm settings: {exc}") from exc
+
+
+def _cpu(t: torch.Tensor) -> torch.Tensor:
+    return t.detach().to("cpu").contiguous().clone()
+
+
+def _optimizer_state(learner: Learner) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Optimizer tensors by name and the JSON-ready param groups of every optimizer."""
+    tensors: dict[str, torch.Tensor] = {}
+    groups: dict[str, Any] = {}
+    for name, optimizer in learner.optimizers().items():
+        state = optimizer.state_dict()
+        for index, entry in state["state"].items():
+            for key, value in entry.items():
+                if not isinstance(value, torch.Tensor):
+                    value = torch.tensor(value)
+                tensors[f"{OPTIMIZER_PREFIX}{name}/{index}/{key}"] = _cpu(value)
+        groups[name] = state["param_groups"]
+    return tensors, groups
+
+
+def _learner_state(learner: Learner) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """The learner's own state besides its modules: the sampling generator, tensor attributes
+    (running reward statistics, ...) and scalar counters (``updates``, ``env_steps``, ...)."""
+    tensors = {f"{LEARNER_PREFIX}generator": learner.generator.get_state()}
+    state: dict[str, Any] = {}
+    for name, value in vars(learner).items():
+        if isinstance(value, torch.Tensor) and not isinstance(value, nn.Parameter):
+            tensors[f"{LEARNER_PREFIX}{name}"] = _cpu(value)
+        elif isinstance(value, (bool, int, float)):
+            state[name] = value
+    return tensors, state
+
+
+def save_checkpoint(
+    path: str | Path, learner: Learner, metadata: dict[str, Any] | None = None
+) -> Path:
+    """Write ``model.safetensors`` and ``checkpoint.json`` into directory ``path``.
+
+    ``metadata`` adds caller facts (``env``, ``episode``, ...) to the JSON, which always holds
+    the algorithm, its config, the package version, the tensor shapes, ``n_agents``,
+    ``n_actions``, ``obs_dim`` and ``env_steps``. Returns the directory.
+    """
+    out = Path(path)
+    out.mkdir(parents=True, exist_ok=True)
+    tensors = {k: _cpu(v) for k, v in learner.state_dict().items()}
+    optim_tensors, optim_groups = _optimizer_state(learner)
+    learner_tensors, learner_state = _learner_state(learner)
+    tensors.update(optim_tensors)
+    tensors.update(learner_tensors)
+    blob = safetensors_save(tensors)
+    meta: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "mfmarl_version": __version__,
+        "algorithm": learner.config.algo,
+        "config": algorithm_config_dict(learner.config),
+        "n_agents": learner.n_agents,
+        "n_actions": learner.n_actions,
+        "obs_dim": learner.obs_dim,
+        "env_steps": int(getattr(learner, "env_steps", 0)),
+    }
+    meta.update(metadata or {})
+    meta.update(
+        {
+            "learner_state": learner_state,
+            "optimizer_param_groups": optim_groups,
+            "tensors": {k: list(v.shape) for k, v in tensors.items()},
+            "model_sha256": hashlib.sha256(blob).hexdigest(),
+        }
+    )
+    write_bytes_atomic(out / MODEL_FILE, blob)
+    write_json_atomic(out / META_FILE, meta)
+    return out
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _read_metadata(where: Path) -> dict[str, Any]:
+    import json
+
+    try:
+        meta = json.loads((where / META_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"checkpoint {where}: {META_FILE} is not valid JSON") from exc
+    if not isinstance(meta, dict):
+        raise ConfigError(f"checkpoint {where}: {META_FILE} is not a JSON object")
+    for key in REQUIRED_KEYS:
+        if key not in meta:
+            raise ConfigError(f"checkpoint {where}: {META_FILE} lacks {key!r}")
+    return meta
+
+
+def _read_tensors(where: Path, meta: dict[str, Any]) -> dict[str, torch.Tensor]:
+    blob = (where / MODEL_FILE).read_bytes()
+    if hashlib.sha256(blob).hexdigest() != meta["model_sha256"]:
+        raise ConfigError(
+            f"checkpoint {where}: {MODEL_FILE} is corrupt or does not belong to {META_FILE} "
+            "(SHA-256 mismatch)"
+        )
+    try:
+        tensors = safetensors_load(blob)
+    except Exception as exc:  # safetensors raises its own error types on bad input
+        message = f"checkpoint {where}: {MODEL_FILE} is corrupt ({_first_line(exc)})"
+        raise ConfigError(message) from exc
+    shapes = meta["tensors"]
+    for name, tensor in tensors.items():
+        if list(tensor.shape) != shapes.get(name):
+            raise ConfigError(f"checkpoint {where}: tensor {name} does not match {META_FILE}")
+    return tensors
+
+
+def _check_shapes(where: Path, expected: dict[str, torch.Tensor], found: dict[str, Any]) -> None:
+    """Every learner tensor must be in the file with the same shape."""
+    for name, tensor in expected.items():
+        if name not in found:
+            raise ConfigError(f"checkpoint {where}: tensor {name} is missing")
+        have, want = tuple(found[name].shape), tuple(tensor.shape)
+        if have != want:
+            raise ConfigError(
+                f"checkpoint {where}: tensor {name} has shape {have}, the learner expects {want}"
+            )
+    extra = sorted(set(found) - set(expected))
+    if extra:
+        raise ConfigError(f"checkpoint {where}: unexpected tensor {extra[0]}")
+
+
+def _restore_optimizers(learner: Learner, ckpt: Checkpoint) -> None:
+    groups = ckpt.metadata.get("optimizer_param_groups") or {}
+    for name, optimizer in learner.optimizers().items():
+        prefix = f"{OPTIMIZER_PREFIX}{name}/"
+        state: dict[int, dict[str, torch.Tensor]] = {}
+        for key, tensor in ckpt.tensors.items():
+            if key.startswith(prefix):
+                index, field = key[len(prefix) :].split("/", 1)
+                state.setdefault(int(index), {})[field] = tensor
+        if name not in groups:
+            continue
+        try:
+            optimizer.load_state_dict({"state": state, "param_groups": groups[name]})
+        except (ValueError, KeyError, TypeError, RuntimeError) as exc:
+            log.warning("optimizer %s state not restored: %s", name, _first_line(exc))
+
+
+def _restore_learner_state(learner: Learner, ckpt: Checkpoint) -> None:
+    """Set the generator, tensor attributes and counters that the learner has."""
+    for key, tensor in ckpt.tensors.items():
+        if not key.startswith(LEARNER_PREFIX):
+            continue
+        name = key[len(LEARNER_PREFIX) :]
+        if name == "generator":
+            learner.generator.set_state(tensor)
+            continue
+        current = getattr(learner, name, None)
+        if isinstance(current, torch.Tensor) and current.shape == tensor.shape:
+            setattr(learner, name, tensor.to(current.device).clone())
+    for name, value in (ckpt.metadata.get("learner_state") or {}).items():
+        if type(getattr(learner, name, None)) is type(value):
+            setattr(learner, name, value)
+
+
+def load_checkpoint(
+    path: str | Path, learner: Learner | None = None, expected_algo: str | None = None
+) -> Checkpoint:
+    """Read and validate a checkpoint directory; load it into ``learner`` when given.
+
+    Raises :class:`ConfigError` (one line) when a file is missing, unreadable or corrupt, when
+    the algorithm is not ``expected_algo``, or when a tensor's shape differs from the
+    learner's. With a learner, its modules, optimizers, sampling generator and counters are
+    restored.
+    """
+    where = Path(path)
+    if not where.is_dir():
+        raise ConfigError(f"checkpoint {where}: no such directory")
+    for name in (MODEL_FILE, META_FILE):
+        if not (where / name).is_file():
+            raise ConfigError(f"checkpoint {where}: missing {name}")
+    meta = _read_metadata(where)
+    if expected_algo is not None and meta["algorithm"] != expected_algo:
+        raise ConfigError(f"checkpoint {where} is {meta['algorithm']}, expected {expected_algo}")
+    ckpt = Checkpoint(where, meta, _read_tensors(where, meta))
+    if learner is not None:
+        load_into(learner, ckpt)
+    return ckpt
+
+
+def load_into(learner: Learner, ckpt: Checkpoint) -> None:
+    """Check shapes against ``learner`` and restore its modules, optimizers and counters."""
+    if learner.config.algo != ckpt.algorithm:
+        raise ConfigError(
+            f"checkpoint {ckpt.path} is {ckpt.algorithm}, expected {learner.config.algo}"
+        )
+    expected = learner.state_dict()
+    modules = ckpt.module_tensors()
+    _check_shapes(ckpt.path, expected, modules)
+    learner.load_state_dict({k: v.to(expected[k].device) for k, v in modules.items()})
+    _restore_optimizers(learner, ckpt)
+    _restore_learner_state(learner, ckpt)
+
+
+def learner_from_checkpoint(
+    path: str | Path, device: str = "cpu", expected_algo: str | None = None
+) -> Learner:
+    """Rebuild the learner recorded in ``checkpoint.json`` and load its tensors."""
+    ckpt = load_checkpoint(path, expected_algo=expected_algo)
+    meta = ckpt.metadata
+    try:
+        config = algorithm_config_from_dict(dict(meta["config"]))
+        sizes = {k: int(meta[k]) for k in ("obs_dim", "n_actions", "n_agents")}
+    except ConfigError as exc:
+        raise ConfigError(f"checkpoint {ckpt.path}: {exc}") from exc
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"checkpoint {ckpt.path}: bad {META_FILE} ({_first_line(exc)})") from exc
+    learner = make_learner(config, device=device, **sizes)
+    load_into(learner, ckpt)
+    return learner

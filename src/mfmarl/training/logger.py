@@ -1,0 +1,113 @@
+"""Per-episode metrics to ``metrics.csv`` and TensorBoard, under namespaced keys."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import numbers
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mfmarl.training.rundir import write_text_atomic
+
+STEP_COLUMN = "episode"
+
+
+def _csv_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        return repr(float(value))
+    return str(value)
+
+
+class MetricsLogger:
+    """Writes one row per episode to ``out_dir/metrics.csv`` and scalars to ``out_dir/tb``.
+
+    Keys are namespaced (``charts/episodic_return``, ``env/G``, ``losses/td_loss``). The CSV
+    header is the union of every key seen so far, in first-seen order: when a key first
+    appears late (a loss before the first update, say), the file is rewritten once with the
+    wider header and earlier rows keep an empty cell there. Every row is flushed at once, so
+    an interrupted run keeps what it logged.
+    """
+
+    def __init__(self, out_dir: str | Path, tensorboard: bool = True) -> None:
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.csv_path = self.out_dir / "metrics.csv"
+        self.columns: list[str] = [STEP_COLUMN]
+        self.rows: list[dict[str, str]] = []
+        self._file = self.csv_path.open("w", newline="", encoding="utf-8")
+        self._writer = csv.DictWriter(self._file, fieldnames=self.columns)
+        self._writer.writeheader()
+        self._file.flush()
+        self._tb: Any = None
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._tb = SummaryWriter(log_dir=str(self.out_dir / "tb"))
+
+    def log(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
+        """Append one row. ``step`` defaults to ``metrics["episode"]`` (or the row count)."""
+        if step is None:
+            step = int(metrics.get(STEP_COLUMN, len(self.rows)))
+        row = {STEP_COLUMN: str(step)}
+        row.update({k: _csv_value(v) for k, v in metrics.items() if k != STEP_COLUMN})
+        new = [k for k in row if k not in self.columns]
+        self.rows.append(row)
+        if new:
+            self.columns.extend(new)
+            self._rewrite()
+        else:
+            self._writer.writerow(row)
+            self._file.flush()
+        if self._tb is not None:
+            for key, value in metrics.items():
+                if key == STEP_COLUMN or isinstance(value, bool):
+                    continue
+                if isinstance(value, numbers.Real) and math.isfinite(float(value)):
+                    self._tb.add_scalar(key, float(value), step)
+
+    def _rewrite(self) -> None:
+        """Rewrite the whole CSV with the current (wider) header, then keep appending."""
+        self._file.close()
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=self.columns)
+        writer.writeheader()
+        writer.writerows(self.rows)
+        write_text_atomic(self.csv_path, buffer.getvalue())
+        self._file = self.csv_path.open("a", newline="", encoding="utf-8")
+        self._writer = csv.DictWriter(self._file, fieldnames=self.columns)
+
+    def close(self) -> None:
+        """Flush and close the CSV file and the TensorBoard writer (safe to call twice)."""
+        if not self._file.closed:
+            self._file.close()
+        if self._tb is not None:
+            self._tb.close()
+            self._tb = None
+
+    def __enter__(self) -> MetricsLogger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_metrics(path: str | Path) -> dict[str, list[float]]:
+    """Read a ``metrics.csv`` into columns of floats (empty cells become ``nan``)."""
+    with Path(path).open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        columns: dict[str, list[float]] = {name: [] for name in reader.fieldnames or []}
+        for row in reader:
+            for name in columns:
+                cell = row.get(name) or ""
+                try:
+                    columns[name].append(float(cell) if cell != "" else math.nan)
+                except ValueError:
+                    columns[name].append(math.nan)
+    return columns

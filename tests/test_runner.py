@@ -1,0 +1,145 @@
+"""Run directories, atomic JSON, the metrics logger and whole training runs."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from mfmarl.core import ConfigError
+from mfmarl.envs import GaussianSqueezeConfig
+from mfmarl.training.logger import MetricsLogger, read_metrics
+from mfmarl.training.presets import gaussian_squeeze_preset
+from mfmarl.training.rundir import RUN_OUTPUTS, prepare_run_dir, write_json_atomic
+from mfmarl.training.runner import tail_length, train_run
+
+
+def test_prepare_run_dir(tmp_path: Path) -> None:
+    out = prepare_run_dir(tmp_path / "a" / "b", force=False)
+    assert out.is_dir()
+    assert prepare_run_dir(out, force=False) == out  # empty: fine without --force
+
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    with pytest.raises(ConfigError, match="is a file"):
+        prepare_run_dir(a_file, force=True)
+    with pytest.raises(ConfigError, match="cannot create"):
+        prepare_run_dir(a_file / "sub", force=False)
+
+    (out / "metrics.csv").write_text("old")
+    (out / "runs" / "x").mkdir(parents=True)
+    (out / "plot.png").write_text("old")
+    (out / "notes.txt").write_text("mine")
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep")
+    (out / "link").symlink_to(outside)
+    with pytest.raises(ConfigError, match="--force"):
+        prepare_run_dir(out, force=False)
+    prepare_run_dir(out, force=True)
+    assert sorted(p.name for p in out.iterdir()) == ["link", "notes.txt"]
+    assert outside.read_text() == "keep"
+
+
+def test_force_for_a_single_run_keeps_experiment_outputs(tmp_path: Path) -> None:
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "metrics.csv").write_text("old")
+    prepare_run_dir(tmp_path, force=True, known=RUN_OUTPUTS)
+    assert [p.name for p in tmp_path.iterdir()] == ["runs"]
+
+
+def test_write_json_atomic(tmp_path: Path) -> None:
+    path = tmp_path / "x.json"
+    write_json_atomic(path, {"a": (1, 2), "nan": float("nan")})
+    write_json_atomic(path, {"a": [3], "nan": float("inf")})
+    assert json.loads(path.read_text()) == {"a": [3], "nan": None}
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]  # no temp file left
+
+
+def test_metrics_logger_widens_the_header(tmp_path: Path) -> None:
+    logger = MetricsLogger(tmp_path, tensorboard=False)
+    logger.log({"episode": 0, "charts/episodic_return": 1.5, "env/G": 2.0})
+    logger.log({"episode": 1, "charts/episodic_return": 2.5, "losses/td_loss": 0.25})
+    logger.log({"episode": 2, "env/G": 4.0, "losses/td_loss": 0.5})
+    logger.close()
+    with (tmp_path / "metrics.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["episode", "charts/episodic_return", "env/G", "losses/td_loss"]
+    assert [r["losses/td_loss"] for r in rows] == ["", "0.25", "0.5"]
+    assert [r["env/G"] for r in rows] == ["2.0", "", "4.0"]
+    columns = read_metrics(tmp_path / "metrics.csv")
+    assert columns["episode"] == [0.0, 1.0, 2.0]
+
+
+def test_metrics_logger_writes_tensorboard(tmp_path: Path) -> None:
+    with MetricsLogger(tmp_path) as logger:
+        logger.log({"episode": 0, "env/G": 1.0})
+    assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
+
+
+def test_tail_length() -> None:
+    assert [tail_length(e) for e in (1, 9, 10, 11, 2000)] == [1, 1, 1, 2, 200]
+
+
+def _run(out: Path, seed: int = 0):  # type: ignore[no-untyped-def]
+    algo, train = gaussian_squeeze_preset("mfq", 10, "quick")
+    train = dataclasses.replace(train, episodes=25, seed=seed)
+    return train_run(GaussianSqueezeConfig(n_agents=10), algo, train, out, checkpoint_every=10)
+
+
+def test_train_run_writes_everything_and_is_deterministic(tmp_path: Path) -> None:
+    first = _run(tmp_path / "a")
+    second = _run(tmp_path / "b")
+    assert first.episodes == 25 and first.algo == "mfq" and first.n_agents == 10
+    a, b = (
+        read_metrics(tmp_path / "a" / "metrics.csv"),
+        read_metrics(tmp_path / "b" / "metrics.csv"),
+    )
+    for key in ("env/G", "env/x", "charts/episodic_return"):
+        assert a[key] == b[key]
+    assert first.final_G == second.final_G
+    # final_G is the mean of env/G over the last 10% (here 3) of the episodes.
+    assert first.final_G == pytest.approx(sum(a["env/G"][-3:]) / 3)
+    names = {p.name for p in (tmp_path / "a").iterdir()}
+    assert {"config.json", "metrics.csv", "tb", "checkpoint", "summary.json"} <= names
+    config = json.loads((tmp_path / "a" / "config.json").read_text())
+    assert config["env"]["name"] == "gaussian-squeeze"
+    assert config["algorithm"]["algo"] == "mfq" and config["train"]["episodes"] == 25
+    meta = json.loads((tmp_path / "a" / "checkpoint" / "checkpoint.json").read_text())
+    assert meta["episode"] == 25 and meta["env"]["config"]["n_agents"] == 10
+
+
+def test_should_stop_ends_a_run_cleanly(tmp_path: Path) -> None:
+    algo, train = gaussian_squeeze_preset("iql", 10, "quick")
+    train = dataclasses.replace(train, episodes=1000)
+    calls = iter(range(10**6))
+    summary = train_run(
+        GaussianSqueezeConfig(n_agents=10),
+        algo,
+        train,
+        tmp_path,
+        should_stop=lambda: next(calls) >= 6,
+    )
+    assert summary.interrupted and summary.episodes == 7
+    assert len(read_metrics(tmp_path / "metrics.csv")["episode"]) == 7
+    meta = json.loads((tmp_path / "checkpoint" / "checkpoint.json").read_text())
+    assert meta["episode"] == 7
+
+
+def test_run_jobs_stops_between_runs(tmp_path: Path) -> None:
+    from mfmarl.evaluation.gaussian_squeeze import SqueezeExperiment, plan_runs, run_jobs
+
+    experiment = SqueezeExperiment(n_agents=(10,), algos=("mfq", "iql"), seeds=1)
+    jobs = plan_runs(experiment, tmp_path)
+    asked = []
+
+    def stop() -> bool:
+        asked.append(1)
+        return len(asked) > 3
+
+    with pytest.raises(KeyboardInterrupt):
+        run_jobs(jobs, workers=1, should_stop=stop)
+    summaries = [json.loads(p.read_text()) for p in tmp_path.glob("runs/*/summary.json")]
+    assert len(summaries) == 1 and summaries[0]["interrupted"] is True
