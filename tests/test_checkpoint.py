@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -92,7 +93,7 @@ def _saved(tmp_path: Path, algo: str = "mfac") -> Path:
     return save_checkpoint(tmp_path / "ckpt", learner)
 
 
-def _one_line_error(match: str, call) -> str:  # type: ignore[no-untyped-def]
+def _one_line_error(match: str, call: Callable[[], object]) -> str:
     with pytest.raises(ConfigError, match=match) as info:
         call()
     message = str(info.value)

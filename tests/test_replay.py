@@ -37,10 +37,10 @@ def test_shapes_and_dtypes() -> None:
     assert batch.mean_action.shape == batch.next_mean_action.shape == (7, N, D)
     assert batch.rewards.shape == batch.dones.shape == batch.alive.shape == (7, N)
     # Every sampled step is internally consistent (fields of one step stay together).
-    k = batch.rewards[:, 0]
-    torch.testing.assert_close(batch.obs[:, 0, 0], k)
-    torch.testing.assert_close(batch.next_obs[:, 0, 0], k + 1)
-    torch.testing.assert_close(batch.alive[:, 2], k.remainder(2))
+    step_id = batch.rewards[:, 0]
+    torch.testing.assert_close(batch.obs[:, 0, 0], step_id)
+    torch.testing.assert_close(batch.next_obs[:, 0, 0], step_id + 1)
+    torch.testing.assert_close(batch.alive[:, 2], step_id.remainder(2))
 
 
 def test_ring_overwrites_the_oldest_step() -> None:

@@ -16,7 +16,9 @@ from mfmarl.evaluation.report import squeeze_report
 from mfmarl.training.runner import RunSummary
 
 
-def _summaries(experiment: SqueezeExperiment, ratios: dict[tuple[str, int], float]):  # type: ignore[no-untyped-def]
+def _summaries(
+    experiment: SqueezeExperiment, ratios: dict[tuple[str, int], float]
+) -> list[RunSummary]:
     runs = []
     for (algo, n), ratio in ratios.items():
         g_star = experiment.optimum(n)[1]

@@ -14,7 +14,7 @@ from mfmarl.envs import GaussianSqueezeConfig
 from mfmarl.training.logger import MetricsLogger, read_metrics
 from mfmarl.training.presets import gaussian_squeeze_preset
 from mfmarl.training.rundir import RUN_OUTPUTS, prepare_run_dir, write_json_atomic
-from mfmarl.training.runner import tail_length, train_run
+from mfmarl.training.runner import RunSummary, tail_length, train_run
 
 
 def test_prepare_run_dir(tmp_path: Path) -> None:
@@ -83,7 +83,7 @@ def test_tail_length() -> None:
     assert [tail_length(e) for e in (1, 9, 10, 11, 2000)] == [1, 1, 1, 2, 200]
 
 
-def _run(out: Path, seed: int = 0):  # type: ignore[no-untyped-def]
+def _run(out: Path, seed: int = 0) -> RunSummary:
     algo, train = gaussian_squeeze_preset("mfq", 10, "quick")
     train = dataclasses.replace(train, episodes=25, seed=seed)
     return train_run(GaussianSqueezeConfig(n_agents=10), algo, train, out, checkpoint_every=10)

@@ -4,7 +4,8 @@ Options are generated from the config dataclasses: one ``--field-name`` per fiel
 field's docstring (the string literal under it in the class body) as help text. ``Literal``
 fields become choices, ``bool`` fields ``--flag/--no-flag`` and ``tuple[int, ...]`` fields
 take several values. Bad input ends with one line ``mfmarl: error: …`` and exit code 2;
-Ctrl-C ends with exit code 130, keeping the files already written.
+Ctrl-C stops after the current episode and ends with exit code 130, keeping the files
+written.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from mfmarl.training.loop import TrainConfig
 PROG = "mfmarl"
 SCALES = ("quick", "paper")
 PRESET_NOTE = "default: from the preset"
-# Fields set by dedicated options of a command (or meaningless on the command line).
+# Fields with no command-line form (a free-form dict).
 SKIPPED_FIELDS = {"extra"}
 
 

@@ -15,6 +15,7 @@ from mfmarl.core import (
     radius_mean_action,
     team_mean_action,
 )
+from mfmarl.core.mean_action import Fill
 
 D = 3
 ACTIONS = np.array([0, 1, 1, 2])
@@ -45,7 +46,7 @@ def test_team_mean_includes_self_by_hand() -> None:
 
 
 @pytest.mark.parametrize("fill, fill_row", [("zeros", [0, 0, 0]), ("uniform", [1 / 3] * 3)])
-def test_team_mean_with_a_dead_agent(fill: str, fill_row: list[float]) -> None:
+def test_team_mean_with_a_dead_agent(fill: Fill, fill_row: list[float]) -> None:
     alive = np.array([True, False, True, True])
     got = team_mean_action(ACTIONS, alive, D, include_self=False, fill=fill)
     expected = np.array(
@@ -63,7 +64,7 @@ def test_team_mean_with_a_dead_agent(fill: str, fill_row: list[float]) -> None:
 
 
 @pytest.mark.parametrize("fill, value", [("zeros", 0.0), ("uniform", 1 / D)])
-def test_agent_without_living_neighbour_gets_the_fill(fill: str, value: float) -> None:
+def test_agent_without_living_neighbour_gets_the_fill(fill: Fill, value: float) -> None:
     alive = np.array([False, False, True, False])
     got = team_mean_action(ACTIONS, alive, D, include_self=False, fill=fill)
     np.testing.assert_allclose(got, np.full((4, D), value), atol=1e-6)
@@ -97,7 +98,7 @@ def _reference_radius(
     radius: int,
     n_actions: int,
     include_self: bool,
-    fill: str,
+    fill: Fill,
 ) -> np.ndarray:
     """Slow O(n²) loop over every pair of agents."""
     n = len(actions)
@@ -122,7 +123,7 @@ def _reference_radius(
     "radius, include_self, fill",
     list(itertools.product([0, 1, 2, 4], [False, True], ["zeros", "uniform"])),
 )
-def test_radius_mean_matches_the_pairwise_loop(radius: int, include_self: bool, fill: str) -> None:
+def test_radius_mean_matches_the_pairwise_loop(radius: int, include_self: bool, fill: Fill) -> None:
     rng = np.random.default_rng(radius * 10 + include_self)
     n, n_actions = 40, 5
     actions = rng.integers(0, n_actions, n)
@@ -136,7 +137,7 @@ def test_radius_mean_matches_the_pairwise_loop(radius: int, include_self: bool, 
         n_actions,
         include_self,
         fill,
-        grid_shape=(8, 8),  # type: ignore[arg-type]
+        grid_shape=(8, 8),
     )
     want = _reference_radius(actions, alive, positions, radius, n_actions, include_self, fill)
     np.testing.assert_allclose(got, want, atol=1e-6)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from mfmarl.core import ConfigError, ConstantSchedule, ExponentialSchedule, LinearSchedule
@@ -42,6 +44,6 @@ def test_exponential_is_geometric() -> None:
         lambda: ExponentialSchedule(1.0, 0.5, -2),
     ],
 )
-def test_invalid_schedules_raise(make) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_schedules_raise(make: Callable[[], object]) -> None:
     with pytest.raises(ConfigError):
         make()

@@ -180,8 +180,8 @@ class Learner:
         """Acting probabilities ``(1, n, D)`` for ``obs: (1, n, obs_dim)``, ``ā: (1, n, D)``."""
         raise NotImplementedError
 
-    def update(self, batch: Batch) -> dict[str, float]:
-        """One gradient step; returns namespaced scalar metrics."""
+    def update(self, batch: Batch, step: int = 0) -> dict[str, float]:
+        """One gradient step at environment step ``step``; returns namespaced scalar metrics."""
         raise NotImplementedError
 
     def modules(self) -> dict[str, nn.Module]:
