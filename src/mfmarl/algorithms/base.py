@@ -13,6 +13,7 @@ from torch import nn
 from mfmarl.buffers import Batch
 from mfmarl.core.errors import require, require_choice
 from mfmarl.core.schedules import ExponentialSchedule, LinearSchedule
+from mfmarl.networks import QNetwork
 
 Algo = Literal["mfq", "mfac", "iql", "iac"]
 ALGORITHMS: tuple[str, ...] = ("mfq", "mfac", "iql", "iac")
@@ -145,7 +146,8 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 class Learner:
     """What the training loop needs from an algorithm.
 
-    Subclasses build their networks in ``__init__`` and implement :meth:`policy` (action
+    Subclasses build their networks and optimizers in :meth:`build` (called once, after the
+    shared state is set and torch is seeded) and implement :meth:`policy` (action
     probabilities of the acting copy) and :meth:`update`.
     """
 
@@ -174,8 +176,14 @@ class Learner:
         self.reward_mean = torch.zeros(())
         self.reward_magnitude = torch.zeros(())
         self.reward_mean_ready = False
+        torch.manual_seed(seed)
+        self.build()
 
     # -- to be provided by subclasses -------------------------------------------------------
+    def build(self) -> None:
+        """Create the networks and optimizers."""
+        raise NotImplementedError
+
     def policy(self, obs: torch.Tensor, mean_action: torch.Tensor, step: int) -> torch.Tensor:
         """Acting probabilities ``(1, n, D)`` for ``obs: (1, n, obs_dim)``, ``ā: (1, n, D)``."""
         raise NotImplementedError
@@ -221,6 +229,21 @@ class Learner:
         copied = copy.deepcopy(module)
         copied.requires_grad_(False)
         return copied
+
+    def make_q_network(self, initial_q: torch.Tensor | None = None) -> QNetwork:
+        """The Q-network (MF-Q, IL) or critic (MF-AC, AC) this config describes."""
+        cfg = self.config
+        return QNetwork(
+            self.obs_dim,
+            self.n_actions,
+            use_mean_action=cfg.uses_mean_action,
+            hidden=cfg.hidden,
+            groups=self.groups,
+            normalize_mean_action=cfg.normalize_mean_action,
+            dueling=cfg.dueling,
+            mean_action_stream=cfg.mean_action_stream,
+            initial_q=initial_q,
+        ).to(self.device)
 
     def initial_q(self, beta: float) -> torch.Tensor:
         """Initial Q output so that softmax(β·Q) starts at the configured preference."""

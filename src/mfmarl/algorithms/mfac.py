@@ -5,11 +5,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mfmarl.algorithms.base import AlgorithmConfig, Learner, masked_mean, soft_update
+from mfmarl.algorithms.base import Learner, masked_mean, soft_update
 from mfmarl.buffers import Batch
 from mfmarl.core.policy import mean_field_value, softmax
 from mfmarl.core.targets import mfq_target
-from mfmarl.networks import Actor, QNetwork, falling_preference
+from mfmarl.networks import Actor, falling_preference
 
 
 class MeanFieldActorCritic(Learner):
@@ -20,38 +20,20 @@ class MeanFieldActorCritic(Learner):
     For ``algo="iac"`` the critic has no ā input.
     """
 
-    def __init__(
-        self,
-        config: AlgorithmConfig,
-        obs_dim: int,
-        n_actions: int,
-        n_agents: int,
-        device: str = "cpu",
-        seed: int = 0,
-    ) -> None:
-        super().__init__(config, obs_dim, n_actions, n_agents, device, seed)
-        torch.manual_seed(seed)
-        self.critic = QNetwork(
-            obs_dim,
-            n_actions,
-            use_mean_action=config.uses_mean_action,
-            hidden=config.hidden,
-            groups=self.groups,
-            normalize_mean_action=config.normalize_mean_action,
-            dueling=config.dueling,
-            mean_action_stream=config.mean_action_stream,
-        ).to(self.device)
+    def build(self) -> None:
+        cfg = self.config
+        self.critic = self.make_q_network()
         self.critic_target = self.acting_copy(self.critic)
         self.actor = Actor(
-            obs_dim,
-            n_actions,
-            hidden=config.hidden,
+            self.obs_dim,
+            self.n_actions,
+            hidden=cfg.hidden,
             groups=self.groups,
-            initial_logits=falling_preference(n_actions, config.initial_preference),
+            initial_logits=falling_preference(self.n_actions, cfg.initial_preference),
         ).to(self.device)
         self.actor_act = self.acting_copy(self.actor)
-        self.critic_optimizer = self.make_optimizer(self.critic, config.lr)
-        self.actor_optimizer = self.make_optimizer(self.actor, config.actor_lr)
+        self.critic_optimizer = self.make_optimizer(self.critic, cfg.lr)
+        self.actor_optimizer = self.make_optimizer(self.actor, cfg.actor_lr)
 
     def modules(self) -> dict[str, nn.Module]:
         return {

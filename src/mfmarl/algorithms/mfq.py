@@ -5,11 +5,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mfmarl.algorithms.base import AlgorithmConfig, Learner, masked_mean, soft_update
+from mfmarl.algorithms.base import Learner, masked_mean, soft_update
 from mfmarl.buffers import Batch
 from mfmarl.core.policy import boltzmann_policy
 from mfmarl.core.targets import double_dqn_target, dqn_target, mfq_target
-from mfmarl.networks import QNetwork
 
 
 class MeanFieldQ(Learner):
@@ -20,31 +19,12 @@ class MeanFieldQ(Learner):
     For ``algo="iql"`` the network has no ā input; everything else is identical.
     """
 
-    def __init__(
-        self,
-        config: AlgorithmConfig,
-        obs_dim: int,
-        n_actions: int,
-        n_agents: int,
-        device: str = "cpu",
-        seed: int = 0,
-    ) -> None:
-        super().__init__(config, obs_dim, n_actions, n_agents, device, seed)
-        torch.manual_seed(seed)
-        self.q = QNetwork(
-            obs_dim,
-            n_actions,
-            use_mean_action=config.uses_mean_action,
-            hidden=config.hidden,
-            groups=self.groups,
-            normalize_mean_action=config.normalize_mean_action,
-            dueling=config.dueling,
-            mean_action_stream=config.mean_action_stream,
-            initial_q=self.initial_q(config.beta_start),
-        ).to(self.device)
+    def build(self) -> None:
+        self.q = self.make_q_network(initial_q=self.initial_q(self.config.beta_start))
         self.q_target = self.acting_copy(self.q)
         self.q_act = self.acting_copy(self.q)
-        self.optimizer = self.make_optimizer(self.q, config.lr, getattr(self.q, "advantage", None))
+        advantage = getattr(self.q, "advantage", None)
+        self.optimizer = self.make_optimizer(self.q, self.config.lr, advantage)
 
     def modules(self) -> dict[str, nn.Module]:
         return {"q": self.q, "q_target": self.q_target, "q_act": self.q_act}
