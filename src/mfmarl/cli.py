@@ -33,12 +33,10 @@ from mfmarl.algorithms import ALGORITHMS, AlgorithmConfig
 from mfmarl.core.errors import ConfigError
 from mfmarl.envs import GaussianSqueezeConfig, squeeze_optimum
 from mfmarl.training.loop import TrainConfig
+from mfmarl.training.presets import SCALES
 
 PROG = "mfmarl"
-SCALES = ("quick", "paper")
 PRESET_NOTE = "default: from the preset"
-# Fields with no command-line form (a free-form dict).
-SKIPPED_FIELDS = {"extra"}
 
 
 # -- options from dataclasses -----------------------------------------------------------------
@@ -123,7 +121,7 @@ def add_dataclass_options(
     docs = field_docs(cls)
     added = []
     for f in dataclasses.fields(cls):
-        if f.name in exclude or f.name in SKIPPED_FIELDS:
+        if f.name in exclude:
             continue
         kwargs = _option_kwargs(hints[f.name])
         if kwargs is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -92,7 +92,6 @@ class AlgorithmConfig:
     expectation Σ_a ∇π(a)·Q(a) over actions (same mean, lower variance)."""
     grad_clip: float = 10.0
     """Maximum global gradient norm per update (0 disables clipping)."""
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         require_choice("algo", self.algo, ALGORITHMS)

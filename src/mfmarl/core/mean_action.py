@@ -86,7 +86,6 @@ def radius_mean_action(
     require(radius >= 0, f"radius={radius} must be >= 0")
     alive = np.asarray(alive, dtype=bool)
     positions = np.asarray(positions, dtype=np.int64)
-    n = alive.shape[0]
     if grid_shape is None:
         width = int(positions[:, 0].max(initial=0)) + 1
         height = int(positions[:, 1].max(initial=0)) + 1
@@ -106,7 +105,6 @@ def radius_mean_action(
     if not include_self:
         sums = sums - hot
         counts = counts - alive.astype(np.float64)
-    counts = np.round(counts).astype(np.int64) if n else counts
     return _finish(sums, counts, alive, n_actions, fill)
 
 

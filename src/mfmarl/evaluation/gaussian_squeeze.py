@@ -35,14 +35,13 @@ from mfmarl.evaluation.report import SUCCESS_RATIO, squeeze_report
 from mfmarl.evaluation.stats import t_interval
 from mfmarl.training.logger import read_metrics
 from mfmarl.training.loop import TrainConfig
-from mfmarl.training.presets import gaussian_squeeze_preset
+from mfmarl.training.presets import SCALES, gaussian_squeeze_preset
 from mfmarl.training.rundir import write_json_atomic, write_text_atomic
 from mfmarl.training.runner import RunSummary, config_dict, train_run
 
 log = logging.getLogger(__name__)
 
 EXPERIMENT = "gaussian-squeeze"
-SCALES: tuple[str, ...] = ("quick", "paper")
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """The shared training loop, run directories, metrics logging and checkpoints."""
 
-from mfmarl.training.loop import TrainConfig, run, seed_everything, train
+from mfmarl.training.loop import TrainConfig, seed_everything, train
 
-__all__ = ["TrainConfig", "run", "seed_everything", "train"]
+__all__ = ["TrainConfig", "seed_everything", "train"]

@@ -57,10 +57,8 @@ class Checkpoint:
 
 
 def algorithm_config_dict(config: AlgorithmConfig) -> dict[str, Any]:
-    """The config as a JSON-ready dict (tuples become lists; ``extra`` is left out)."""
-    data = dataclasses.asdict(config)
-    data.pop("extra", None)
-    return data
+    """The config as a JSON-ready dict (tuples become lists)."""
+    return dataclasses.asdict(config)
 
 
 def algorithm_config_from_dict(data: dict[str, Any]) -> AlgorithmConfig:
@@ -71,7 +69,7 @@ def algorithm_config_from_dict(data: dict[str, Any]) -> AlgorithmConfig:
     hints = typing.get_type_hints(AlgorithmConfig)
     kwargs: dict[str, Any] = {}
     for f in dataclasses.fields(AlgorithmConfig):
-        if f.name == "extra" or f.name not in data:
+        if f.name not in data:
             continue
         value = data[f.name]
         if typing.get_origin(hints[f.name]) is tuple and isinstance(value, list):

@@ -10,7 +10,7 @@ updates. The caller gets one metrics dict per episode.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,18 +135,3 @@ def train(
         metrics.update(learner.schedules(step))
         metrics["time/steps_per_second"] = length / max(seconds, 1e-9)
         yield metrics
-
-
-def run(
-    env: AgentArrayEnv,
-    learner: Learner,
-    config: TrainConfig,
-    on_episode: Callable[[dict[str, Any]], None] | None = None,
-) -> list[dict[str, Any]]:
-    """Train to the end; call ``on_episode`` with each episode's metrics; return them all."""
-    history = []
-    for metrics in train(env, learner, config):
-        history.append(metrics)
-        if on_episode is not None:
-            on_episode(metrics)
-    return history

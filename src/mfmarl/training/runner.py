@@ -32,7 +32,7 @@ from mfmarl.algorithms import AlgorithmConfig, Learner, make_learner
 from mfmarl.core.errors import ConfigError
 from mfmarl.envs import GaussianSqueeze, GaussianSqueezeConfig
 from mfmarl.envs.base import AgentArrayEnv
-from mfmarl.training.checkpoint import algorithm_config_dict, save_checkpoint
+from mfmarl.training.checkpoint import save_checkpoint
 from mfmarl.training.logger import MetricsLogger
 from mfmarl.training.loop import TrainConfig, train
 from mfmarl.training.rundir import write_json_atomic
@@ -71,9 +71,7 @@ def env_spec(env_config: Any) -> EnvSpec:
 
 
 def config_dict(config: Any) -> dict[str, Any]:
-    """A dataclass config as a JSON-ready dict (``AlgorithmConfig.extra`` left out)."""
-    if isinstance(config, AlgorithmConfig):
-        return algorithm_config_dict(config)
+    """A dataclass config as a JSON-ready dict."""
     return dataclasses.asdict(config)
 
 
