@@ -31,6 +31,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	$(BIN)/lint-imports
+	$(BIN)/mypy src
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix src tests

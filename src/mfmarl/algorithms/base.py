@@ -131,10 +131,10 @@ class AlgorithmConfig:
 def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
     """``target ← τ·source + (1 − τ)·target`` for parameters; buffers are copied."""
     with torch.no_grad():
-        for t, s in zip(target.parameters(), source.parameters()):
-            t.lerp_(s, tau)
-        for t, s in zip(target.buffers(), source.buffers()):
-            t.copy_(s)
+        for param, source_param in zip(target.parameters(), source.parameters()):
+            param.lerp_(source_param, tau)
+        for buffer, source_buffer in zip(target.buffers(), source.buffers()):
+            buffer.copy_(source_buffer)
 
 
 def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -205,7 +205,7 @@ class Learner:
         """SGD or Adam over ``module``; the parameters of ``decayed`` (a submodule) get weight
         decay ``advantage_decay``."""
         decayed_ids = {id(p) for p in decayed.parameters()} if decayed is not None else set()
-        groups = [
+        groups: list[dict[str, Any]] = [
             {"params": [p for p in module.parameters() if id(p) not in decayed_ids]},
             {
                 "params": [p for p in module.parameters() if id(p) in decayed_ids],

@@ -13,7 +13,7 @@ from typing import Literal
 
 import numpy as np
 
-from mfmarl.core.errors import require, require_choice
+from mfmarl.core.errors import ConfigError, require, require_choice
 
 Fill = Literal["zeros", "uniform"]
 Neighbourhood = Literal["team", "radius", "global"]
@@ -141,7 +141,8 @@ def mean_action(
     over an array that already holds every agent)."""
     require_choice("neighbourhood", kind, NEIGHBOURHOODS)
     if kind == "radius":
-        require(positions is not None, "a radius neighbourhood needs agent positions")
+        if positions is None:
+            raise ConfigError("a radius neighbourhood needs agent positions")
         return radius_mean_action(
             actions, alive, positions, radius, n_actions, include_self, fill, grid_shape
         )

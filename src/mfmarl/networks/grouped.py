@@ -69,6 +69,10 @@ class RunningNormalizer(nn.Module):
     saved in checkpoints; :meth:`update` moves them towards a batch.
     """
 
+    mean: torch.Tensor
+    var: torch.Tensor
+    initialised: torch.Tensor
+
     def __init__(self, dim: int, momentum: float = 0.01, eps: float = 1e-6) -> None:
         super().__init__()
         self.momentum = momentum
