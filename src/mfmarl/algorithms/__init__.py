@@ -7,6 +7,7 @@ gradient step on a replay batch); the training loop is shared.
 from mfmarl.algorithms.base import ALGORITHMS, AlgorithmConfig, Learner, make_learner
 from mfmarl.algorithms.mfac import MeanFieldActorCritic
 from mfmarl.algorithms.mfq import MeanFieldQ
+from mfmarl.algorithms.tabular_mfq import TabularMFQConfig, train_tabular_mfq
 
 __all__ = [
     "ALGORITHMS",
@@ -14,5 +15,7 @@ __all__ = [
     "Learner",
     "MeanFieldActorCritic",
     "MeanFieldQ",
+    "TabularMFQConfig",
     "make_learner",
+    "train_tabular_mfq",
 ]

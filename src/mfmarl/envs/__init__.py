@@ -8,6 +8,12 @@ from mfmarl.envs.gaussian_squeeze import (
     squeeze_optimum,
     squeeze_reward,
 )
+from mfmarl.envs.ising import (
+    IsingConfig,
+    IsingParallelEnv,
+    onsager_magnetisation,
+    onsager_tc,
+)
 
 __all__ = [
     "AgentArrayEnv",
@@ -15,6 +21,10 @@ __all__ = [
     "GaussianSqueeze",
     "GaussianSqueezeConfig",
     "GaussianSqueezeParallelEnv",
+    "IsingConfig",
+    "IsingParallelEnv",
+    "onsager_magnetisation",
+    "onsager_tc",
     "squeeze_optimum",
     "squeeze_reward",
 ]

@@ -5,6 +5,8 @@ from mfmarl.evaluation.gaussian_squeeze import (
     reproduce_gaussian_squeeze,
     summary_table,
 )
+from mfmarl.evaluation.ising import IsingExperiment, reproduce_ising
+from mfmarl.evaluation.ising_mcmc import MCMCConfig, metropolis
 from mfmarl.evaluation.stats import (
     Interval,
     bootstrap_interval,
@@ -15,10 +17,14 @@ from mfmarl.evaluation.stats import (
 
 __all__ = [
     "Interval",
+    "IsingExperiment",
+    "MCMCConfig",
     "SqueezeExperiment",
     "bootstrap_interval",
+    "metropolis",
     "moving_average",
     "reproduce_gaussian_squeeze",
+    "reproduce_ising",
     "summary_table",
     "t_interval",
     "wilson_interval",
