@@ -1,5 +1,6 @@
 """Torch modules: grouped (per-agent or shared) MLPs, Q-networks with an ā input, actors."""
 
+from mfmarl.networks.battle import ViewActor, ViewEncoder, ViewQNetwork
 from mfmarl.networks.grouped import GroupedLinear, GroupedMLP, RunningNormalizer
 from mfmarl.networks.heads import Actor, QNetwork, falling_preference
 
@@ -9,5 +10,8 @@ __all__ = [
     "GroupedMLP",
     "QNetwork",
     "RunningNormalizer",
+    "ViewActor",
+    "ViewEncoder",
+    "ViewQNetwork",
     "falling_preference",
 ]

@@ -1,0 +1,113 @@
+"""Networks for grid-world views (Battle): the reference code's architecture in torch.
+
+Observations arrive flat, ``obs: (B, n, H·W·C + F)``: the ``(H, W, C)`` view (channels last,
+as the engine gives it) followed by ``F`` features. The view goes through two 3×3 convolutions
+and a dense layer, the features through a dense layer, ā through two dense layers; the
+concatenation feeds a dense head. Sizes default to the reference code's (method.md 6.3):
+conv(32)-conv(32)-dense(256), dense(32), dense(64)-dense(32), dense(128)-dense(64)-D.
+Parameters are shared by the agents of a team; agents are folded into the batch axis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+
+def _dense(sizes: Sequence[int]) -> nn.Sequential:
+    """Linear layers with a ReLU after each one."""
+    layers: list[nn.Module] = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    return nn.Sequential(*layers)
+
+
+class ViewEncoder(nn.Module):
+    """``obs: (B, n, H·W·C + F)`` -> embedding ``(B, n, view_hidden + feature_hidden)``."""
+
+    def __init__(
+        self,
+        view_shape: tuple[int, int, int],
+        feature_dim: int,
+        conv_channels: Sequence[int] = (32, 32),
+        view_hidden: int = 256,
+        feature_hidden: int = 32,
+    ) -> None:
+        super().__init__()
+        height, width, channels = view_shape
+        self.view_shape = view_shape
+        self.view_size = height * width * channels
+        self.feature_dim = feature_dim
+        convs: list[nn.Module] = []
+        in_channels = channels
+        for out_channels in conv_channels:
+            convs += [nn.Conv2d(in_channels, out_channels, kernel_size=3), nn.ReLU()]
+            in_channels = out_channels
+            height, width = height - 2, width - 2
+        self.convs = nn.Sequential(*convs, nn.Flatten())
+        self.view_dense = _dense([in_channels * height * width, view_hidden])
+        self.features = _dense([feature_dim, feature_hidden]) if feature_dim > 0 else None
+        self.out_dim = view_hidden + (feature_hidden if feature_dim > 0 else 0)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        lead = obs.shape[:-1]
+        flat = obs.reshape(-1, obs.shape[-1])
+        view = flat[:, : self.view_size].reshape(-1, *self.view_shape).permute(0, 3, 1, 2)
+        parts = [self.view_dense(self.convs(view))]
+        if self.features is not None:
+            parts.append(self.features(flat[:, self.view_size :]))
+        return torch.cat(parts, dim=-1).reshape(*lead, self.out_dim)
+
+
+class ViewQNetwork(nn.Module):
+    """``Q(o, ā)`` for views: ``obs: (B, n, H·W·C + F)``, ``mean_action: (B, n, D)`` or
+    ``None`` (IL, AC) -> ``(B, n, D)``."""
+
+    def __init__(
+        self,
+        view_shape: tuple[int, int, int],
+        feature_dim: int,
+        n_actions: int,
+        use_mean_action: bool,
+        mean_action_hidden: Sequence[int] = (64, 32),
+        head_hidden: Sequence[int] = (128, 64),
+    ) -> None:
+        super().__init__()
+        self.use_mean_action = use_mean_action
+        self.encoder = ViewEncoder(view_shape, feature_dim)
+        width = self.encoder.out_dim
+        if use_mean_action:
+            self.mean_action = _dense([n_actions, *mean_action_hidden])
+            width += mean_action_hidden[-1]
+        self.head = nn.Sequential(
+            _dense([width, *head_hidden]), nn.Linear(head_hidden[-1], n_actions)
+        )
+
+    def forward(self, obs: torch.Tensor, mean_action: torch.Tensor | None = None) -> torch.Tensor:
+        parts = [self.encoder(obs)]
+        if self.use_mean_action:
+            assert mean_action is not None, "this Q-network needs the mean action"
+            parts.append(self.mean_action(mean_action))
+        return self.head(torch.cat(parts, dim=-1))
+
+
+class ViewActor(nn.Module):
+    """``π(a | o)`` logits for views: ``obs: (B, n, H·W·C + F)`` -> ``(B, n, D)``."""
+
+    def __init__(
+        self,
+        view_shape: tuple[int, int, int],
+        feature_dim: int,
+        n_actions: int,
+        head_hidden: Sequence[int] = (128, 64),
+    ) -> None:
+        super().__init__()
+        self.encoder = ViewEncoder(view_shape, feature_dim)
+        self.head = nn.Sequential(
+            _dense([self.encoder.out_dim, *head_hidden]), nn.Linear(head_hidden[-1], n_actions)
+        )
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder(obs))
