@@ -1,4 +1,4 @@
-"""Command line: ``mfmarl train …`` and ``mfmarl reproduce …``.
+"""Command line: ``mfmarl train …``, ``mfmarl reproduce …`` and ``mfmarl battle …``.
 
 Options are generated from the config dataclasses: one ``--field-name`` per field, with the
 field's docstring (the string literal under it in the class body) as help text. ``Literal``
@@ -353,6 +353,45 @@ def _reproduce_ising_parser(commands: Any) -> None:
     p.set_defaults(handler=_cmd_reproduce_ising)
 
 
+def _battle_parser(commands: Any) -> None:
+    p = commands.add_parser(
+        "battle",
+        help="play two battle players against each other",
+        description="Play R rounds of Battle (MAgent2) between PLAYER_A and PLAYER_B, sides "
+        "swapped in every second round; a round is won by the side with more kills. Writes "
+        "results.json into --out.",
+    )
+    p.add_argument("player_a", metavar="PLAYER_A", help="a built-in player: random, attack-nearest")
+    p.add_argument("player_b", metavar="PLAYER_B", help="a built-in player: random, attack-nearest")
+    p.add_argument("--rounds", type=int, default=50, help="rounds to play [default: 50]")
+    p.add_argument("--seed", type=int, default=0, help="seed of round 0 (round r: seed + r)")
+    p.add_argument("--map-size", type=int, default=40, help="map side [default: 40]")
+    p.add_argument(
+        "--team-size",
+        type=int,
+        default=None,
+        help="agents per team [default: the battle layout's, 64 on a 40 map]",
+    )
+    p.add_argument(
+        "--max-steps", type=int, default=400, help="steps per round at most [default: 400]"
+    )
+    p.add_argument(
+        "--out", required=True, metavar="DIR", help="output directory (created if missing)"
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="reuse a non-empty --out, deleting mfmarl's earlier outputs there",
+    )
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="show a progress bar on stderr [default: on]",
+    )
+    p.set_defaults(handler=_cmd_battle)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``mfmarl`` argument parser."""
     parser = _Parser(
@@ -378,6 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce_envs = reproduce.add_subparsers(dest="env", metavar="EXPERIMENT", required=True)
     _reproduce_squeeze_parser(reproduce_envs)
     _reproduce_ising_parser(reproduce_envs)
+    _battle_parser(commands)
     return parser
 
 
@@ -545,6 +585,51 @@ def _cmd_reproduce_ising(args: argparse.Namespace) -> int:
     print(f"results: {out / 'results.json'}")
     print(f"report:  {out / 'report.md'}")
     print(f"plots:   {', '.join(str(out / p) for p in plots)}")
+    return 0
+
+
+def _cmd_battle(args: argparse.Namespace) -> int:
+    import torch  # noqa: F401 - before magent2, which sets OMP_NUM_THREADS on import
+    from tqdm import tqdm
+
+    from mfmarl.envs.battle import BattleConfig
+    from mfmarl.evaluation.battle import play_match
+    from mfmarl.evaluation.players import make_player
+    from mfmarl.training.rundir import EXPERIMENT_OUTPUTS, prepare_run_dir, write_json_atomic
+
+    if args.rounds < 1:
+        raise ConfigError(f"--rounds={args.rounds} must be >= 1")
+    config = BattleConfig(
+        map_size=args.map_size, team_size=args.team_size, max_steps=args.max_steps
+    )
+    names = (args.player_a, args.player_b)
+    players = (make_player(names[0]), make_player(names[1]))
+    out = prepare_run_dir(args.out, args.force, EXPERIMENT_OUTPUTS)
+    score = [0, 0]
+    with tqdm(
+        total=args.rounds,
+        desc="rounds",
+        unit="round",
+        dynamic_ncols=True,
+        disable=not args.progress,
+    ) as bar:
+
+        def done(result: Any) -> None:
+            if result.kills[0] != result.kills[1]:
+                score[int(result.kills[1] > result.kills[0])] += 1
+            bar.set_postfix_str(f"A {score[0]} : {score[1]} B")
+            bar.update(1)
+
+        results = play_match(config, players, names, args.rounds, args.seed, done)
+    write_json_atomic(out / "results.json", results)
+    low, high = results["win_rate_ci95"][0]
+    print(
+        f"{names[0]} vs {names[1]} on a {config.map_size} map, {config.n_agents} v "
+        f"{config.n_agents}, {args.rounds} rounds: wins {results['wins'][0]} : "
+        f"{results['wins'][1]}, ties {results['ties']}; A's win rate "
+        f"{results['win_rate'][0]:.2f} (95% CI {low:.2f}-{high:.2f})"
+    )
+    print(f"results: {out / 'results.json'}")
     return 0
 
 

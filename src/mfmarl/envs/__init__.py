@@ -1,6 +1,13 @@
 """Environments: each has a batched agent-array path for the trainers and a PettingZoo path."""
 
 from mfmarl.envs.base import AgentArrayEnv, StepResult
+from mfmarl.envs.battle import (
+    BattleConfig,
+    BattleEnv,
+    BattleStep,
+    TeamObs,
+    make_battle_parallel_env,
+)
 from mfmarl.envs.gaussian_squeeze import (
     GaussianSqueeze,
     GaussianSqueezeConfig,
@@ -18,6 +25,11 @@ from mfmarl.envs.ising import (
 __all__ = [
     "AgentArrayEnv",
     "StepResult",
+    "BattleConfig",
+    "BattleEnv",
+    "BattleStep",
+    "TeamObs",
+    "make_battle_parallel_env",
     "GaussianSqueeze",
     "GaussianSqueezeConfig",
     "GaussianSqueezeParallelEnv",
