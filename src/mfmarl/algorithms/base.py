@@ -13,7 +13,7 @@ from torch import nn
 from mfmarl.buffers import Batch
 from mfmarl.core.errors import require, require_choice
 from mfmarl.core.schedules import ExponentialSchedule, LinearSchedule
-from mfmarl.networks import QNetwork
+from mfmarl.networks import QNetwork, ViewQNetwork
 
 Algo = Literal["mfq", "mfac", "iql", "iac"]
 ALGORITHMS: tuple[str, ...] = ("mfq", "mfac", "iql", "iac")
@@ -158,9 +158,21 @@ class Learner:
         n_agents: int,
         device: str = "cpu",
         seed: int = 0,
+        view_shape: tuple[int, int, int] | None = None,
     ) -> None:
         self.config = config
         self.obs_dim = obs_dim
+        self.view_shape = tuple(view_shape) if view_shape is not None else None
+        if self.view_shape is not None:
+            h, w, c = self.view_shape
+            require(
+                obs_dim >= h * w * c,
+                f"obs_dim={obs_dim} is smaller than the view {h}x{w}x{c}",
+            )
+            require(
+                config.parameter_sharing == "shared",
+                "view networks (grid observations) support parameter_sharing='shared' only",
+            )
         self.n_actions = n_actions
         self.n_agents = n_agents
         self.device = torch.device(device)
@@ -229,9 +241,26 @@ class Learner:
         copied.requires_grad_(False)
         return copied
 
-    def make_q_network(self, initial_q: torch.Tensor | None = None) -> QNetwork:
-        """The Q-network (MF-Q, IL) or critic (MF-AC, AC) this config describes."""
+    @property
+    def feature_dim(self) -> int:
+        """Length of the flat features after the view (0 without a view)."""
+        if self.view_shape is None:
+            return 0
+        h, w, c = self.view_shape
+        return self.obs_dim - h * w * c
+
+    def make_q_network(self, initial_q: torch.Tensor | None = None) -> QNetwork | ViewQNetwork:
+        """The Q-network (MF-Q, IL) or critic (MF-AC, AC) this config describes: a
+        :class:`ViewQNetwork` when observations hold a view, else a :class:`QNetwork`."""
         cfg = self.config
+        if self.view_shape is not None:
+            return ViewQNetwork(
+                self.view_shape,  # type: ignore[arg-type]
+                self.feature_dim,
+                self.n_actions,
+                use_mean_action=cfg.uses_mean_action,
+                initial_q=initial_q,
+            ).to(self.device)
         return QNetwork(
             self.obs_dim,
             self.n_actions,
@@ -318,10 +347,12 @@ def make_learner(
     n_agents: int,
     device: str = "cpu",
     seed: int = 0,
+    view_shape: tuple[int, int, int] | None = None,
 ) -> Learner:
-    """Build the learner named by ``config.algo``."""
+    """Build the learner named by ``config.algo``. With ``view_shape`` ``(H, W, C)`` the flat
+    observations are a view followed by features, read by the view networks."""
     from mfmarl.algorithms.mfac import MeanFieldActorCritic
     from mfmarl.algorithms.mfq import MeanFieldQ
 
     cls = MeanFieldQ if config.algo in ("mfq", "iql") else MeanFieldActorCritic
-    return cls(config, obs_dim, n_actions, n_agents, device, seed)
+    return cls(config, obs_dim, n_actions, n_agents, device, seed, view_shape)

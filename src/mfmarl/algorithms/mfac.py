@@ -9,7 +9,7 @@ from mfmarl.algorithms.base import Learner, masked_mean, soft_update
 from mfmarl.buffers import Batch
 from mfmarl.core.policy import mean_field_value, softmax
 from mfmarl.core.targets import mfq_target
-from mfmarl.networks import Actor, falling_preference
+from mfmarl.networks import Actor, ViewActor, falling_preference
 
 
 class MeanFieldActorCritic(Learner):
@@ -24,13 +24,22 @@ class MeanFieldActorCritic(Learner):
         cfg = self.config
         self.critic = self.make_q_network()
         self.critic_target = self.acting_copy(self.critic)
-        self.actor = Actor(
-            self.obs_dim,
-            self.n_actions,
-            hidden=cfg.hidden,
-            groups=self.groups,
-            initial_logits=falling_preference(self.n_actions, cfg.initial_preference),
-        ).to(self.device)
+        initial_logits = falling_preference(self.n_actions, cfg.initial_preference)
+        if self.view_shape is not None:
+            self.actor: nn.Module = ViewActor(
+                self.view_shape,  # type: ignore[arg-type]
+                self.feature_dim,
+                self.n_actions,
+                initial_logits=initial_logits,
+            ).to(self.device)
+        else:
+            self.actor = Actor(
+                self.obs_dim,
+                self.n_actions,
+                hidden=cfg.hidden,
+                groups=self.groups,
+                initial_logits=initial_logits,
+            ).to(self.device)
         self.actor_act = self.acting_copy(self.actor)
         self.critic_optimizer = self.make_optimizer(self.critic, cfg.lr)
         self.actor_optimizer = self.make_optimizer(self.actor, cfg.actor_lr)

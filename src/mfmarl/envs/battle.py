@@ -438,3 +438,41 @@ def make_battle_parallel_env(
             return result
 
     return BattleParallelEnv()
+
+
+# -- left-right mirroring ------------------------------------------------------------------------
+ID_BITS = 10
+"""Features 0–9: the agent id embedding; 10–30: one-hot of the last action; 31: last reward."""
+
+
+def _mirror_permutation(offsets: np.ndarray) -> np.ndarray:
+    """Index of the offset ``(−dx, dy)`` for each offset ``(dx, dy)`` in ``offsets: (k, 2)``."""
+    flipped = offsets * np.array([-1, 1])
+    matches = (flipped[:, None, :] == offsets[None, :, :]).all(axis=-1)
+    return matches.argmax(axis=1)
+
+
+MIRROR_ACTIONS = np.concatenate(
+    [_mirror_permutation(MOVES), ATTACK_BASE + _mirror_permutation(ATTACKS)]
+)
+"""``(21,)``: the action that does in the mirrored world what action ``a`` does here (moves
+and attacks with ``dx`` negated). It is its own inverse."""
+
+
+def mirror_observations(view: np.ndarray, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mirror one team's observations left–right, as if it fought on the other side.
+
+    ``view: (n, H, W, C)`` (indexed ``[row = y, col = x]``) has its columns reversed;
+    ``features: (n, F)`` get the last-action one-hot permuted by :data:`MIRROR_ACTIONS` and the
+    id bits zeroed (they tell the sides apart). A shared network that sees one team mirrored
+    cannot tell which side it is on, so both teams' transitions can train it. Not defined for
+    the minimap mode, whose position features would need flipping too.
+    """
+    require(features.shape[-1] == ID_BITS + N_ACTIONS + 1, "mirroring needs minimap=False")
+    mirrored_view = view[:, :, ::-1, :].copy()
+    mirrored = np.zeros_like(features)
+    mirrored[:, ID_BITS : ID_BITS + N_ACTIONS][:, MIRROR_ACTIONS] = features[
+        :, ID_BITS : ID_BITS + N_ACTIONS
+    ]
+    mirrored[:, ID_BITS + N_ACTIONS :] = features[:, ID_BITS + N_ACTIONS :]
+    return mirrored_view, mirrored

@@ -24,6 +24,15 @@ def _dense(sizes: Sequence[int]) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def _set_output_bias(head: nn.Sequential, bias: torch.Tensor | None) -> None:
+    """Start the last linear layer at ``bias`` (an initial action preference), if given."""
+    if bias is not None:
+        last = head[-1]
+        assert isinstance(last, nn.Linear)
+        with torch.no_grad():
+            last.bias.copy_(bias)
+
+
 class ViewEncoder(nn.Module):
     """``obs: (B, n, H·W·C + F)`` -> embedding ``(B, n, view_hidden + feature_hidden)``."""
 
@@ -73,9 +82,11 @@ class ViewQNetwork(nn.Module):
         use_mean_action: bool,
         mean_action_hidden: Sequence[int] = (64, 32),
         head_hidden: Sequence[int] = (128, 64),
+        initial_q: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
         self.use_mean_action = use_mean_action
+        self.normalizer = None  # the view networks read ā as it is
         self.encoder = ViewEncoder(view_shape, feature_dim)
         width = self.encoder.out_dim
         if use_mean_action:
@@ -84,6 +95,7 @@ class ViewQNetwork(nn.Module):
         self.head = nn.Sequential(
             _dense([width, *head_hidden]), nn.Linear(head_hidden[-1], n_actions)
         )
+        _set_output_bias(self.head, initial_q)
 
     def forward(self, obs: torch.Tensor, mean_action: torch.Tensor | None = None) -> torch.Tensor:
         parts = [self.encoder(obs)]
@@ -102,12 +114,14 @@ class ViewActor(nn.Module):
         feature_dim: int,
         n_actions: int,
         head_hidden: Sequence[int] = (128, 64),
+        initial_logits: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
         self.encoder = ViewEncoder(view_shape, feature_dim)
         self.head = nn.Sequential(
             _dense([self.encoder.out_dim, *head_hidden]), nn.Linear(head_hidden[-1], n_actions)
         )
+        _set_output_bias(self.head, initial_logits)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return self.head(self.encoder(obs))

@@ -141,6 +141,7 @@ def save_checkpoint(
         "n_agents": learner.n_agents,
         "n_actions": learner.n_actions,
         "obs_dim": learner.obs_dim,
+        "view_shape": list(learner.view_shape) if learner.view_shape is not None else None,
         "env_steps": int(getattr(learner, "env_steps", 0)),
     }
     meta.update(metadata or {})
@@ -293,10 +294,19 @@ def learner_from_checkpoint(
     try:
         config = algorithm_config_from_dict(dict(meta["config"]))
         sizes = {k: int(meta[k]) for k in ("obs_dim", "n_actions", "n_agents")}
+        view = meta.get("view_shape")
+        view_shape = (int(view[0]), int(view[1]), int(view[2])) if view is not None else None
     except ConfigError as exc:
         raise ConfigError(f"checkpoint {ckpt.path}: {exc}") from exc
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"checkpoint {ckpt.path}: bad {META_FILE} ({_first_line(exc)})") from exc
-    learner = make_learner(config, device=device, **sizes)
+    learner = make_learner(
+        config,
+        sizes["obs_dim"],
+        sizes["n_actions"],
+        sizes["n_agents"],
+        device=device,
+        view_shape=view_shape,
+    )
     load_into(learner, ckpt)
     return learner
