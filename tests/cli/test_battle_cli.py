@@ -58,8 +58,35 @@ def test_battle_bad_input(
     assert not (tmp_path / "o").exists()
 
 
-def test_checkpoint_dir_not_loadable_yet(
+def test_directory_without_checkpoint_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["battle", str(tmp_path), "random", "--out", str(tmp_path / "o")]) == 2
-    assert "not supported yet" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "missing model.safetensors" in err and len(err.strip().splitlines()) == 1
+
+
+def test_checkpoint_of_another_experiment_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mfmarl.algorithms import AlgorithmConfig, make_learner
+    from mfmarl.training.checkpoint import save_checkpoint
+
+    squeeze = make_learner(AlgorithmConfig(algo="mfq", hidden=()), 0, 10, 5)
+    save_checkpoint(tmp_path / "ckpt", squeeze)
+    assert main(["battle", str(tmp_path / "ckpt"), "random", "--out", str(tmp_path / "o")]) == 2
+    assert "not a Battle learner" in capsys.readouterr().err
+
+
+def test_corrupt_checkpoint_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from mfmarl.algorithms import AlgorithmConfig, make_learner
+    from mfmarl.training.checkpoint import save_checkpoint
+
+    learner = make_learner(
+        AlgorithmConfig(algo="mfq"), 13 * 13 * 5 + 32, 21, 16, view_shape=(13, 13, 5)
+    )
+    save_checkpoint(tmp_path / "ckpt", learner)
+    (tmp_path / "ckpt" / "model.safetensors").write_bytes(b"not tensors")
+    assert main(["battle", str(tmp_path / "ckpt"), "random", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err

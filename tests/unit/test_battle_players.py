@@ -52,7 +52,7 @@ def test_attack_nearest_beats_random() -> None:
 def test_unknown_player(tmp_path) -> None:
     with pytest.raises(ConfigError, match="not a built-in"):
         make_player("nobody")
-    with pytest.raises(ConfigError, match="not supported yet"):
+    with pytest.raises(ConfigError, match="missing model.safetensors"):
         make_player(str(tmp_path))
     with pytest.raises(ConfigError):
         play_match(BattleConfig(map_size=20), (make_player("random"),) * 2, ("r", "r"), 0, 0)

@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+import torch
 
-from mfmarl.core.errors import ConfigError
+from mfmarl.algorithms import Learner
+from mfmarl.core.errors import ConfigError, require
 from mfmarl.envs.battle import (
     ATTACK_BASE,
     ATTACKS,
@@ -23,6 +25,9 @@ from mfmarl.envs.battle import (
     BattleConfig,
     TeamObs,
 )
+from mfmarl.training.battle import realised_mean_action, team_inputs, to_engine_actions
+from mfmarl.training.checkpoint import learner_from_checkpoint
+from mfmarl.training.loop import fill_mean_action
 
 
 class Player(Protocol):
@@ -99,21 +104,62 @@ class AttackNearestPlayer:
         return actions
 
 
+class LearnerPlayer:
+    """A trained learner from a checkpoint: one batched forward pass per step on the team's
+    observations (mirrored on the right side, as in training) and the previous step's ā; it
+    samples from the learner's policy without the training-time ε."""
+
+    def __init__(self, learner: Learner, name: str) -> None:
+        self.learner = learner
+        self.name = name
+        self.team = 0
+        self.config = BattleConfig()
+        self.previous: np.ndarray | None = None
+        self.generator = torch.Generator().manual_seed(0)
+
+    def reset(self, config: BattleConfig, team: int, seed: int) -> None:
+        self.config, self.team, self.previous = config, team, None
+        self.generator = torch.Generator().manual_seed(seed)
+
+    @torch.no_grad()
+    def act(self, obs: TeamObs) -> np.ndarray:
+        learner = self.learner
+        n, d = obs.alive.shape[0], learner.n_actions
+        if self.previous is None:
+            self.previous = fill_mean_action(n, d, learner.config.initial_mean_action)
+        inputs = torch.as_tensor(team_inputs(obs, self.team)).unsqueeze(0)
+        mean = torch.as_tensor(self.previous).unsqueeze(0)
+        probs = learner.policy(inputs, mean, learner.env_steps)[0]
+        actions = torch.multinomial(probs, 1, generator=self.generator).squeeze(-1).numpy()
+        self.previous = realised_mean_action(actions, obs, d, learner.config.initial_mean_action)
+        return to_engine_actions(actions, self.team)
+
+
+def load_learner_player(spec: str) -> LearnerPlayer:
+    """A training run's ``--out`` directory (its ``checkpoint/``) or a checkpoint directory."""
+    path = Path(spec)
+    checkpoint = path / "checkpoint" if (path / "checkpoint").is_dir() else path
+    learner = learner_from_checkpoint(checkpoint)
+    require(
+        learner.view_shape is not None,
+        f"player {spec!r}: the checkpoint is not a Battle learner (it has no view input)",
+    )
+    return LearnerPlayer(learner, name=str(spec))
+
+
 BUILTIN_PLAYERS = {"random": RandomPlayer, "attack-nearest": AttackNearestPlayer}
 
 
 def make_player(spec: str) -> Player:
-    """A built-in player by name. A path is meant for a trained checkpoint (not loadable yet);
-    anything else is a :class:`ConfigError`."""
+    """A built-in player by name, or a trained learner from a run directory or checkpoint
+    directory; anything else (or a corrupt or mismatched checkpoint) is a
+    :class:`ConfigError`."""
     if spec in BUILTIN_PLAYERS:
         player: Player = BUILTIN_PLAYERS[spec]()
         return player
     builtins = ", ".join(BUILTIN_PLAYERS)
     if Path(spec).exists():
-        raise ConfigError(
-            f"player {spec!r}: loading trained checkpoints is not supported yet; "
-            f"use a built-in player ({builtins})"
-        )
+        return load_learner_player(spec)
     raise ConfigError(
         f"player {spec!r}: not a built-in player ({builtins}) and no such checkpoint path"
     )

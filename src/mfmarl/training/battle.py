@@ -1,0 +1,183 @@
+"""Self-play training on Battle (method.md 6.3).
+
+One learner controls both armies. Team 1 sees the world mirrored left–right (its views
+flipped, its action indices permuted, id bits zeroed), so the shared network cannot tell the
+sides apart, plays either side, and learns from both teams' transitions; the opponent is the
+learner itself (the stated self-play rule: both sides always play the current policy).
+Per step: one batched forward pass per team on the previous step's ā, one engine step, the
+realised ā of the executed actions, two replay inserts (one per team), then the updates.
+Dead slots are masked in the replay and in every loss; an agent's dying step is stored with
+``done = 1``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, cast
+
+import numpy as np
+
+from mfmarl.algorithms import Learner
+from mfmarl.buffers import AgentReplay
+from mfmarl.core.errors import require, require_choice
+from mfmarl.core.mean_action import Fill, radius_mean_action, team_mean_action
+from mfmarl.envs.battle import MIRROR_ACTIONS, BattleEnv, TeamObs, mirror_observations
+from mfmarl.training.loop import fill_mean_action, seed_everything
+
+
+@dataclass(frozen=True)
+class BattleTrainConfig:
+    """Budget and schedule of a Battle self-play run."""
+
+    episodes: int = 2000
+    """Self-play episodes (the paper: 2000)."""
+    batch_size: int = 64
+    """Agent-transitions per gradient update (rounded up to whole stored team-steps)."""
+    buffer_size: int = 80000
+    """Replay capacity in agent-transitions."""
+    updates_per_step: int = 1
+    """Gradient updates after every environment step."""
+    learning_starts: int = 1000
+    """Agent-transitions stored before the first update."""
+    neighbourhood: str = "team"
+    """ā over the living teammates (team, as the reference code) or those within a Chebyshev
+    radius on the grid (radius, the paper's N(j))."""
+    radius: int = 6
+    """Neighbourhood radius in cells (radius neighbourhood; 6 = the view)."""
+    seed: int = 0
+    """Seed of numpy, torch, the learner's sampling and the battle layouts."""
+    device: str = "cpu"
+    """Torch device of the learner."""
+
+    def __post_init__(self) -> None:
+        require(self.episodes > 0, f"episodes={self.episodes} must be > 0")
+        require(self.batch_size > 0, f"batch_size={self.batch_size} must be > 0")
+        require(self.buffer_size > 0, f"buffer_size={self.buffer_size} must be > 0")
+        require(self.updates_per_step >= 0, "updates_per_step must be >= 0")
+        require(self.learning_starts >= 1, "learning_starts must be >= 1")
+        require_choice("neighbourhood", self.neighbourhood, ("team", "radius"))
+        require(self.radius >= 0, f"radius={self.radius} must be >= 0")
+
+
+def team_inputs(obs: TeamObs, team: int) -> np.ndarray:
+    """Flat learner inputs ``(n_max, H·W·C + F)`` of one team; team 1 is mirrored."""
+    view, features = obs.view, obs.features
+    if team == 1:
+        view, features = mirror_observations(view, features)
+    return np.concatenate([view.reshape(view.shape[0], -1), features], axis=1)
+
+
+def to_engine_actions(actions: np.ndarray, team: int) -> np.ndarray:
+    """Learner-frame actions -> the engine's (team 1 plays mirrored)."""
+    return MIRROR_ACTIONS[actions] if team == 1 else actions
+
+
+def realised_mean_action(
+    actions: np.ndarray,
+    obs: TeamObs,
+    n_actions: int,
+    fill: str,
+    neighbourhood: str = "team",
+    radius: int = 6,
+    map_size: int | None = None,
+) -> np.ndarray:
+    """ā ``(n_max, D)`` of the actions ``(n_max,)`` the living agents of ``obs`` executed."""
+    fill_kind = cast(Fill, fill)
+    if neighbourhood == "radius":
+        grid = (map_size, map_size) if map_size is not None else None
+        positions = np.where(obs.positions >= 0, obs.positions, 0)
+        return radius_mean_action(
+            actions,
+            obs.alive,
+            positions,
+            radius,
+            n_actions,
+            False,
+            fill_kind,
+            grid,
+        )
+    return team_mean_action(actions, obs.alive, n_actions, include_self=False, fill=fill_kind)
+
+
+def train_battle(
+    env: BattleEnv, learner: Learner, config: BattleTrainConfig, start_episode: int = 0
+) -> Iterator[dict[str, Any]]:
+    """Self-play ``learner`` on ``env``; yield one metrics dict per episode."""
+    rng = seed_everything(config.seed + start_episode)
+    algo = learner.config
+    n, d = env.n_max, env.n_actions
+    obs_dim = learner.obs_dim
+    replay = AgentReplay(max(1, config.buffer_size // n), n, (obs_dim,), d)
+    steps_per_batch = max(1, math.ceil(config.batch_size / n))
+    step = learner.env_steps
+    for episode in range(start_episode, config.episodes):
+        started = time.perf_counter()
+        obs = env.reset(config.seed * 100_003 + episode)
+        inputs = [team_inputs(obs[t], t) for t in (0, 1)]
+        previous = [fill_mean_action(n, d, algo.initial_mean_action) for _ in (0, 1)]
+        returns = np.zeros(2)
+        losses: dict[str, list[float]] = {}
+        length = 0
+        done = False
+        while not done:
+            actions = [learner.act(inputs[t], previous[t], step)[0] for t in (0, 1)]
+            result = env.step(to_engine_actions(actions[0], 0), to_engine_actions(actions[1], 1))
+            done = result.done
+            truncated = done and min(env.alive_counts) > 0
+            for t in (0, 1):
+                alive = obs[t].alive
+                realised = realised_mean_action(
+                    actions[t],
+                    obs[t],
+                    d,
+                    algo.initial_mean_action,
+                    config.neighbourhood,
+                    config.radius,
+                    env.config.map_size,
+                )
+                fitted = realised if algo.mean_action_timing == "realised" else previous[t]
+                next_inputs = team_inputs(result.obs[t], t)
+                dones = result.died[t] | (done and not truncated)
+                replay.add(
+                    inputs[t],
+                    actions[t],
+                    fitted,
+                    result.rewards[t],
+                    next_inputs,
+                    realised,
+                    dones.astype(np.float32),
+                    alive.astype(np.float32),
+                )
+                returns[t] += float(result.rewards[t].sum()) / n
+                inputs[t], previous[t] = next_inputs, realised
+            obs = result.obs
+            step += 1
+            learner.env_steps = step
+            length += 1
+            if len(replay) * n >= config.learning_starts:
+                for _ in range(config.updates_per_step):
+                    batch = replay.sample(steps_per_batch, rng, config.device)
+                    for key, value in learner.update(batch, step).items():
+                        losses.setdefault(key, []).append(value)
+        seconds = time.perf_counter() - started
+        kills, survivors = env.kills, env.alive_counts
+        metrics: dict[str, Any] = {
+            "episode": episode,
+            "charts/episodic_return": float(returns.mean()),
+            "charts/episode_length": length,
+            "battle/return_team0": float(returns[0]),
+            "battle/return_team1": float(returns[1]),
+            "battle/kills_team0": kills[0],
+            "battle/kills_team1": kills[1],
+            "battle/survivors_team0": survivors[0],
+            "battle/survivors_team1": survivors[1],
+            "battle/win_team0": float(kills[0] > kills[1]),
+        }
+        metrics.update({k: float(np.mean(v)) for k, v in losses.items()})
+        metrics.update(learner.schedules(step))
+        metrics["time/steps_per_second"] = length / max(seconds, 1e-9)
+        metrics["time/episode_seconds"] = seconds
+        yield metrics
