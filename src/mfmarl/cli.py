@@ -238,6 +238,45 @@ def _train_squeeze_parser(commands: Any) -> None:
     p.set_defaults(handler=_cmd_train_squeeze)
 
 
+def _train_battle_parser(commands: Any) -> None:
+    from mfmarl.envs.battle import BattleConfig
+    from mfmarl.training.battle import BattleTrainConfig
+
+    p = commands.add_parser(
+        "battle",
+        help="train one learner on Battle by self-play",
+        description="Train one learner on the MAgent2 Battle game by self-play (method.md "
+        "6.3): one learner plays both armies, the right one mirrored. Defaults come from the "
+        "preset for (--algo, --scale); every other option overrides it. Writes config.json, "
+        "metrics.csv, tb/, checkpoint/ and summary.json into --out.",
+    )
+    _add_common_run_options(p)
+    p.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=10,
+        metavar="EPISODES",
+        help="also checkpoint every EPISODES episodes (0: only at the end) [default: 10]",
+    )
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="show a progress bar on stderr [default: on]",
+    )
+    env = p.add_argument_group("environment", "BattleConfig fields; override the preset")
+    add_dataclass_options(env, BattleConfig, "battle", (), _preset_note)
+    algo = p.add_argument_group(
+        "algorithm", "AlgorithmConfig fields; each overrides the preset's value"
+    )
+    add_dataclass_options(algo, AlgorithmConfig, "algo", (), _preset_note)
+    train = p.add_argument_group(
+        "training", "BattleTrainConfig fields; each overrides the preset's value"
+    )
+    add_dataclass_options(train, BattleTrainConfig, "train", (), _preset_note)
+    p.set_defaults(handler=_cmd_train_battle)
+
+
 def _reproduce_squeeze_parser(commands: Any) -> None:
     p = commands.add_parser(
         "gaussian-squeeze",
@@ -409,6 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train_envs = train.add_subparsers(dest="env", metavar="ENV", required=True)
     _train_squeeze_parser(train_envs)
+    _train_battle_parser(train_envs)
     reproduce = commands.add_parser(
         "reproduce",
         help="reproduce an experiment of the paper",
@@ -457,6 +497,37 @@ def graceful_sigint(stop: StopRequest) -> Iterator[None]:
 # -- commands -----------------------------------------------------------------------------------
 def _command_line(args: argparse.Namespace) -> list[str]:
     return [PROG, *args.argv]
+
+
+def _cmd_train_battle(args: argparse.Namespace) -> int:
+    import torch  # noqa: F401  (torch before magent2, which sets OMP_NUM_THREADS)
+
+    from mfmarl.training.battle import battle_preset, run_battle_training
+    from mfmarl.training.rundir import RUN_OUTPUTS, prepare_run_dir
+
+    algo_overrides = given(args, "algo")
+    battle, algo_config, train_config = battle_preset(algo_overrides.get("algo", "mfq"), args.scale)
+    battle = _replace(battle, given(args, "battle"))
+    algo_config = _replace(algo_config, algo_overrides)
+    train_config = _replace(train_config, given(args, "train"))
+    out = prepare_run_dir(args.out, args.force, RUN_OUTPUTS)
+    summary = run_battle_training(
+        battle,
+        algo_config,
+        train_config,
+        out,
+        progress=args.progress,
+        checkpoint_every=args.checkpoint_every,
+        command=_command_line(args),
+    )
+    print(
+        f"{summary['algo']} battle {summary['team_size']} v {summary['team_size']} on "
+        f"{summary['map_size']}x{summary['map_size']}: {summary['episodes']} episodes in "
+        f"{summary['seconds']:.0f} s ({summary['seconds_per_episode']:.2f} s/episode, "
+        f"{summary['env_steps_per_second']:.1f} env steps/s)"
+    )
+    print(f"wrote {out}/: config.json, metrics.csv, tb/, checkpoint/, summary.json")
+    return 0
 
 
 def _cmd_train_squeeze(args: argparse.Namespace) -> int:

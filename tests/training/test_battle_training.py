@@ -43,3 +43,23 @@ def test_trained_player_plays_a_match(tmp_path: Path) -> None:
     assert main([*args, "--out", str(out)]) == 0
     results = json.loads((out / "results.json").read_text())
     assert results["rounds"] == 2 and sum(results["wins"]) + results["ties"] == 2
+
+
+def test_train_battle_cli_writes_a_run(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    args = ["train", "battle", "--out", str(out), "--map-size", "20", "--max-steps", "10"]
+    assert main([*args, "--episodes", "2", "--learning-starts", "48", "--no-progress"]) == 0
+    for name in ("config.json", "metrics.csv", "summary.json", "checkpoint/model.safetensors"):
+        assert (out / name).exists(), name
+    header = (out / "metrics.csv").read_text().splitlines()[0]
+    assert "battle/kills_team0" in header and "losses/td_loss" in header
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["episodes"] == 2 and summary["team_size"] == 12
+
+
+def test_train_battle_bad_input(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["train", "battle", "--out", str(tmp_path / "a"), "--map-size", "5"]) == 2
+    assert main(["train", "battle", "--out", str(tmp_path / "b"), "--episodes", "0"]) == 2
+    assert main(["train", "battle", "--out", str(tmp_path / "c"), "--neighbourhood", "x"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 3
