@@ -180,9 +180,14 @@ def _preset_note(f: dataclasses.Field[Any]) -> str:
     return PRESET_NOTE
 
 
-def _add_common_run_options(parser: argparse.ArgumentParser) -> None:
+def _add_common_run_options(
+    parser: argparse.ArgumentParser, out_required: bool = True, default_scale: str = "quick"
+) -> None:
     parser.add_argument(
-        "--out", required=True, metavar="DIR", help="output directory (created if missing)"
+        "--out",
+        required=out_required,
+        metavar="DIR",
+        help="output directory (created if missing)",
     )
     parser.add_argument(
         "--force",
@@ -192,8 +197,9 @@ def _add_common_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--scale",
         choices=SCALES,
-        default="quick",
-        help="preset budget: quick (short) or paper (the longer budget) [default: quick]",
+        default=default_scale,
+        help="preset budget: quick (short) or paper (the longer budget) "
+        f"[default: {default_scale}]",
     )
 
 
@@ -248,9 +254,18 @@ def _train_battle_parser(commands: Any) -> None:
         description="Train one learner on the MAgent2 Battle game by self-play (method.md "
         "6.3): one learner plays both armies, the right one mirrored. Defaults come from the "
         "preset for (--algo, --scale); every other option overrides it. Writes config.json, "
-        "metrics.csv, tb/, checkpoint/ and summary.json into --out.",
+        "metrics.csv, tb/, checkpoint/ and summary.json into --out. Presets: paper (64 v 64 "
+        "on 40×40, 400 steps, 2000 episodes: hours) and quick (16 v 16 on 24×24, 200 steps).",
     )
-    _add_common_run_options(p)
+    _add_common_run_options(p, out_required=False, default_scale="paper")
+    p.add_argument(
+        "--resume",
+        metavar="DIR",
+        default=None,
+        help="continue the killed or stopped run in DIR from its last checkpoint, with the "
+        "config recorded there (networks, optimizer state, counters and generators restored; "
+        "the replay buffer is refilled); takes no other settings",
+    )
     p.add_argument(
         "--checkpoint-every",
         type=int,
@@ -502,28 +517,58 @@ def _command_line(args: argparse.Namespace) -> list[str]:
 def _cmd_train_battle(args: argparse.Namespace) -> int:
     import torch  # noqa: F401  (torch before magent2, which sets OMP_NUM_THREADS)
 
-    from mfmarl.training.battle import battle_preset, run_battle_training
+    from mfmarl.training.battle import battle_preset, load_battle_run, run_battle_training
     from mfmarl.training.rundir import RUN_OUTPUTS, prepare_run_dir
 
     algo_overrides = given(args, "algo")
-    battle, algo_config, train_config = battle_preset(algo_overrides.get("algo", "mfq"), args.scale)
-    battle = _replace(battle, given(args, "battle"))
-    algo_config = _replace(algo_config, algo_overrides)
-    train_config = _replace(train_config, given(args, "train"))
-    out = prepare_run_dir(args.out, args.force, RUN_OUTPUTS)
-    summary = run_battle_training(
-        battle,
-        algo_config,
-        train_config,
-        out,
-        progress=args.progress,
-        checkpoint_every=args.checkpoint_every,
-        command=_command_line(args),
-    )
+    overrides = {**given(args, "battle"), **algo_overrides, **given(args, "train")}
+    if args.resume is not None:
+        if args.out is not None or overrides:
+            raise ConfigError(
+                "--resume DIR continues the run's own config: drop --out and "
+                f"the settings ({', '.join(sorted(overrides)) or '--out'})"
+            )
+        out = Path(args.resume)
+        if not (out / "config.json").is_file():
+            raise ConfigError(f"--resume {out}: no training run there (config.json missing)")
+        battle, algo_config, train_config, every = load_battle_run(out)
+        summary = run_battle_training(
+            battle,
+            algo_config,
+            train_config,
+            out,
+            args.progress,
+            every,
+            resume=True,
+            should_stop=args.stop,
+        )
+    else:
+        if args.out is None:
+            raise ConfigError("--out DIR is required (or --resume DIR)")
+        battle, algo_config, train_config = battle_preset(
+            algo_overrides.get("algo", "mfq"), args.scale
+        )
+        battle = _replace(battle, given(args, "battle"))
+        algo_config = _replace(algo_config, algo_overrides)
+        train_config = _replace(train_config, given(args, "train"))
+        out = prepare_run_dir(args.out, args.force, RUN_OUTPUTS)
+        summary = run_battle_training(
+            battle,
+            algo_config,
+            train_config,
+            out,
+            progress=args.progress,
+            checkpoint_every=args.checkpoint_every,
+            command=_command_line(args),
+            should_stop=args.stop,
+        )
+    if summary["stopped_early"]:
+        print(f"stopped; continue with: {PROG} train battle --resume {out}", file=sys.stderr)
     print(
         f"{summary['algo']} battle {summary['team_size']} v {summary['team_size']} on "
-        f"{summary['map_size']}x{summary['map_size']}: {summary['episodes']} episodes in "
-        f"{summary['seconds']:.0f} s ({summary['seconds_per_episode']:.2f} s/episode, "
+        f"{summary['map_size']}x{summary['map_size']} ({summary['device']}): "
+        f"{summary['episodes_this_session']} episodes in {summary['seconds']:.0f} s "
+        f"({summary['seconds_per_episode']:.2f} s/episode, "
         f"{summary['env_steps_per_second']:.1f} env steps/s)"
     )
     print(f"wrote {out}/: config.json, metrics.csv, tb/, checkpoint/, summary.json")

@@ -15,16 +15,8 @@ import torch
 
 from mfmarl.algorithms import Learner
 from mfmarl.core.errors import ConfigError, require
-from mfmarl.envs.battle import (
-    ATTACK_BASE,
-    ATTACKS,
-    MOVES,
-    N_ACTIONS,
-    STAY,
-    VIEW_RADIUS,
-    BattleConfig,
-    TeamObs,
-)
+from mfmarl.envs.battle import BattleConfig, TeamObs
+from mfmarl.envs.scripted import attack_nearest_actions, random_actions
 from mfmarl.training.battle import realised_mean_action, team_inputs, to_engine_actions
 from mfmarl.training.checkpoint import learner_from_checkpoint
 from mfmarl.training.loop import fill_mean_action
@@ -57,51 +49,25 @@ class RandomPlayer:
         self.rng = np.random.default_rng(seed)
 
     def act(self, obs: TeamObs) -> np.ndarray:
-        return np.asarray(self.rng.integers(0, N_ACTIONS, size=obs.alive.shape[0]))
+        return random_actions(obs, self.rng)
 
 
 class AttackNearestPlayer:
     """Scripted: attack the weakest opponent in the 8 cells around, else step toward the
-    nearest living opponent (by grid position). Whole-team numpy, no per-agent loop."""
+    nearest living opponent (:func:`~mfmarl.envs.scripted.attack_nearest_actions`)."""
 
     name = "attack-nearest"
 
     def __init__(self, opponent_channel: int = 3) -> None:
         self.opponent_channel = opponent_channel
         self.rng = np.random.default_rng(0)
-        self._rows = VIEW_RADIUS + ATTACKS[:, 1]
-        self._cols = VIEW_RADIUS + ATTACKS[:, 0]
 
     def reset(self, config: BattleConfig, team: int, seed: int) -> None:
         self.opponent_channel = 4 if config.minimap else 3
         self.rng = np.random.default_rng(seed)
 
     def act(self, obs: TeamObs) -> np.ndarray:
-        n = obs.alive.shape[0]
-        actions = np.full(n, STAY, dtype=np.int64)
-        enemies = obs.opponent_positions
-        if enemies.shape[0] == 0:
-            return actions
-        # move: the move that brings the agent closest (Chebyshev, then Euclid) to a cell next
-        # to its nearest opponent; random tie-breaks keep blocked agents from freezing
-        pos = obs.positions
-        gap = enemies[None, :, :] - pos[:, None, :]  # (n, m, 2)
-        nearest = np.argmin((gap**2).sum(-1), axis=1)
-        target = enemies[nearest]  # (n, 2)
-        after = pos[:, None, :] + MOVES[None, :, :]  # (n, 13, 2)
-        delta = np.abs(after - target[:, None, :])
-        cheb = delta.max(-1)
-        cost = np.abs(cheb - 1) * 100.0 + (delta**2).sum(-1) + self.rng.random(cheb.shape)
-        cost[cheb == 0] = np.inf  # the opponent's own cell is taken
-        actions[:] = np.argmin(cost, axis=1)
-        # attack: opponents in the 8 attack cells, weakest (lowest hp) first
-        ch = self.opponent_channel
-        present = obs.view[:, self._rows, self._cols, ch] > 0  # (n, 8)
-        hp = obs.view[:, self._rows, self._cols, ch + 1]
-        score = np.where(present, hp, np.inf)
-        can_attack = present.any(axis=1)
-        actions[can_attack] = ATTACK_BASE + np.argmin(score[can_attack], axis=1)
-        return actions
+        return attack_nearest_actions(obs, self.rng, self.opponent_channel)
 
 
 class LearnerPlayer:
