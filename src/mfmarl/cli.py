@@ -407,28 +407,48 @@ def _reproduce_ising_parser(commands: Any) -> None:
     p.set_defaults(handler=_cmd_reproduce_ising)
 
 
+PLAYER_HELP = (
+    "a player: a training run's --out directory (its latest checkpoint), a checkpoint "
+    "directory, or a built-in: random (uniform actions) or attack-nearest (scripted)"
+)
+
+
+def _add_match_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("player_a", metavar="PLAYER_A", help=PLAYER_HELP)
+    p.add_argument("player_b", metavar="PLAYER_B", help=PLAYER_HELP)
+    p.add_argument(
+        "--map-size",
+        type=int,
+        default=None,
+        help="map side [default: the checkpoints' training map, else 40]",
+    )
+    p.add_argument(
+        "--team-size",
+        type=int,
+        default=None,
+        help="agents per team [default: the checkpoints', else the battle layout's: 64 on a "
+        "40 map]",
+    )
+    p.add_argument(
+        "--max-steps",
+        type=int,
+        default=None,
+        help="steps per round at most [default: the checkpoints', else 400]",
+    )
+
+
 def _battle_parser(commands: Any) -> None:
     p = commands.add_parser(
         "battle",
         help="play two battle players against each other",
         description="Play R rounds of Battle (MAgent2) between PLAYER_A and PLAYER_B, sides "
-        "swapped in every second round; a round is won by the side with more kills. Writes "
-        "results.json into --out.",
+        "swapped in every second round; a round is won by the side with more kills (a tie "
+        "is neither). Writes results.json (wins, ties, win rates with 95%% Wilson intervals, "
+        "mean kills, survivors and reward) into --out.",
     )
-    p.add_argument("player_a", metavar="PLAYER_A", help="a built-in player: random, attack-nearest")
-    p.add_argument("player_b", metavar="PLAYER_B", help="a built-in player: random, attack-nearest")
+    _add_match_options(p)
     p.add_argument("--rounds", type=int, default=50, help="rounds to play [default: 50]")
     p.add_argument("--seed", type=int, default=0, help="seed of round 0 (round r: seed + r)")
-    p.add_argument("--map-size", type=int, default=40, help="map side [default: 40]")
-    p.add_argument(
-        "--team-size",
-        type=int,
-        default=None,
-        help="agents per team [default: the battle layout's, 64 on a 40 map]",
-    )
-    p.add_argument(
-        "--max-steps", type=int, default=400, help="steps per round at most [default: 400]"
-    )
     p.add_argument(
         "--out", required=True, metavar="DIR", help="output directory (created if missing)"
     )
@@ -444,6 +464,23 @@ def _battle_parser(commands: Any) -> None:
         help="show a progress bar on stderr [default: on]",
     )
     p.set_defaults(handler=_cmd_battle)
+
+
+def _render_parser(commands: Any) -> None:
+    p = commands.add_parser(
+        "render",
+        help="write an animated GIF of one battle round",
+        description="Play one round of Battle with PLAYER_A on the left (red) and PLAYER_B "
+        "on the right (blue) and write it as an animated GIF (drawn headless: one pixel "
+        "block per cell, paler with lower hp).",
+    )
+    _add_match_options(p)
+    p.add_argument("--out", required=True, metavar="FILE", help="the GIF to write, e.g. battle.gif")
+    p.add_argument("--seed", type=int, default=0, help="seed of the round [default: 0]")
+    p.add_argument("--fps", type=float, default=10.0, help="frames per second [default: 10]")
+    p.add_argument("--cell", type=int, default=8, help="pixels per grid cell [default: 8]")
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    p.set_defaults(handler=_cmd_render)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -473,6 +510,7 @@ def build_parser() -> argparse.ArgumentParser:
     _reproduce_squeeze_parser(reproduce_envs)
     _reproduce_ising_parser(reproduce_envs)
     _battle_parser(commands)
+    _render_parser(commands)
     return parser
 
 
@@ -704,22 +742,26 @@ def _cmd_reproduce_ising(args: argparse.Namespace) -> int:
     return 0
 
 
+def _match_setup(args: argparse.Namespace) -> tuple[Any, tuple[Any, Any], tuple[str, str]]:
+    """The battle config and the two players of ``battle`` / ``render``."""
+    from mfmarl.evaluation.players import make_player, match_config
+
+    names = (args.player_a, args.player_b)
+    players = (make_player(names[0]), make_player(names[1]))
+    config = match_config(players, args.map_size, args.team_size, args.max_steps)
+    return config, players, names
+
+
 def _cmd_battle(args: argparse.Namespace) -> int:
     import torch  # noqa: F401 - before magent2, which sets OMP_NUM_THREADS on import
     from tqdm import tqdm
 
-    from mfmarl.envs.battle import BattleConfig
     from mfmarl.evaluation.battle import play_match
-    from mfmarl.evaluation.players import make_player
     from mfmarl.training.rundir import EXPERIMENT_OUTPUTS, prepare_run_dir, write_json_atomic
 
     if args.rounds < 1:
         raise ConfigError(f"--rounds={args.rounds} must be >= 1")
-    config = BattleConfig(
-        map_size=args.map_size, team_size=args.team_size, max_steps=args.max_steps
-    )
-    names = (args.player_a, args.player_b)
-    players = (make_player(names[0]), make_player(names[1]))
+    config, players, names = _match_setup(args)
     out = prepare_run_dir(args.out, args.force, EXPERIMENT_OUTPUTS)
     score = [0, 0]
     with tqdm(
@@ -746,6 +788,30 @@ def _cmd_battle(args: argparse.Namespace) -> int:
         f"{results['win_rate'][0]:.2f} (95% CI {low:.2f}-{high:.2f})"
     )
     print(f"results: {out / 'results.json'}")
+    return 0
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    import torch  # noqa: F401 - before magent2, which sets OMP_NUM_THREADS on import
+
+    from mfmarl.evaluation.render import render_battle_gif
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".gif":
+        raise ConfigError(f"--out {out}: the file name must end in .gif")
+    if out.exists() and not args.force:
+        raise ConfigError(f"--out {out} exists; pass --force to overwrite it")
+    if args.fps <= 0 or args.cell < 1:
+        raise ConfigError(f"--fps={args.fps} must be > 0 and --cell={args.cell} >= 1")
+    config, players, names = _match_setup(args)
+    if not out.parent.is_dir():
+        raise ConfigError(f"--out {out}: no such directory {out.parent}")
+    result = render_battle_gif(config, players, out, args.seed, args.fps, args.cell)
+    print(
+        f"{names[0]} (red) vs {names[1]} (blue) on a {config.map_size} map: kills "
+        f"{result.kills[0]} : {result.kills[1]} in {result.steps} steps"
+    )
+    print(f"wrote {out}")
     return 0
 
 

@@ -7,8 +7,9 @@ an opponent in reach, else move toward the nearest opponent). Trained learners i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -18,8 +19,9 @@ from mfmarl.core.errors import ConfigError, require
 from mfmarl.envs.battle import BattleConfig, TeamObs
 from mfmarl.envs.scripted import attack_nearest_actions, random_actions
 from mfmarl.training.battle import realised_mean_action, team_inputs, to_engine_actions
-from mfmarl.training.checkpoint import learner_from_checkpoint
+from mfmarl.training.checkpoint import META_FILE, learner_from_checkpoint, resolve_checkpoint_dir
 from mfmarl.training.loop import fill_mean_action
+from mfmarl.training.rundir import read_json
 
 
 class Player(Protocol):
@@ -73,11 +75,23 @@ class AttackNearestPlayer:
 class LearnerPlayer:
     """A trained learner from a checkpoint: one batched forward pass per step on the team's
     observations (mirrored on the right side, as in training) and the previous step's ā; it
-    samples from the learner's policy without the training-time ε."""
+    samples from the learner's policy without the training-time ε. ``trained_on``: the
+    battle settings recorded in its checkpoint; ``neighbourhood``/``radius``: how its ā is
+    formed, as in training."""
 
-    def __init__(self, learner: Learner, name: str) -> None:
+    def __init__(
+        self,
+        learner: Learner,
+        name: str,
+        trained_on: BattleConfig | None = None,
+        neighbourhood: str = "team",
+        radius: int = 6,
+    ) -> None:
         self.learner = learner
         self.name = name
+        self.trained_on = trained_on
+        self.neighbourhood = neighbourhood
+        self.radius = radius
         self.team = 0
         self.config = BattleConfig()
         self.previous: np.ndarray | None = None
@@ -97,20 +111,67 @@ class LearnerPlayer:
         mean = torch.as_tensor(self.previous).unsqueeze(0)
         probs = learner.policy(inputs, mean, learner.env_steps)[0]
         actions = torch.multinomial(probs, 1, generator=self.generator).squeeze(-1).numpy()
-        self.previous = realised_mean_action(actions, obs, d, learner.config.initial_mean_action)
+        self.previous = realised_mean_action(
+            actions,
+            obs,
+            d,
+            learner.config.initial_mean_action,
+            self.neighbourhood,
+            self.radius,
+            self.config.map_size,
+        )
         return to_engine_actions(actions, self.team)
 
 
 def load_learner_player(spec: str) -> LearnerPlayer:
     """A training run's ``--out`` directory (its ``checkpoint/``) or a checkpoint directory."""
     path = Path(spec)
-    checkpoint = path / "checkpoint" if (path / "checkpoint").is_dir() else path
+    run_checkpoint = path / "checkpoint"
+    is_run = run_checkpoint.is_dir() or run_checkpoint.with_name("checkpoint.old").is_dir()
+    checkpoint = resolve_checkpoint_dir(run_checkpoint if is_run else path)
     learner = learner_from_checkpoint(checkpoint)
     require(
         learner.view_shape is not None,
         f"player {spec!r}: the checkpoint is not a Battle learner (it has no view input)",
     )
-    return LearnerPlayer(learner, name=str(spec))
+    meta = read_json(checkpoint / META_FILE)
+    try:
+        env = meta.get("env") or {}
+        trained_on = BattleConfig(**env["config"]) if env.get("name") == "battle" else None
+        train = meta.get("train") or {}
+        neighbourhood = str(train.get("neighbourhood", "team"))
+        radius = int(train.get("radius", 6))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"player {spec!r}: bad battle settings in its checkpoint ({exc})"
+        ) from exc
+    return LearnerPlayer(learner, str(spec), trained_on, neighbourhood, radius)
+
+
+def match_config(
+    players: Sequence[Player],
+    map_size: int | None = None,
+    team_size: int | None = None,
+    max_steps: int | None = None,
+) -> BattleConfig:
+    """The battle to play: each setting given, else the one the trained players were trained
+    with (they must agree), else the paper's (40 map, its layout's 64 v 64, 400 steps)."""
+    trained = [p.trained_on for p in players if isinstance(p, LearnerPlayer) and p.trained_on]
+    settings: dict[str, Any] = {}
+    for name, value in (("map_size", map_size), ("team_size", team_size), ("max_steps", max_steps)):
+        if value is not None:
+            settings[name] = value
+            continue
+        seen = sorted({getattr(t, name) for t in trained}, key=str)
+        if len(seen) > 1:
+            flag = "--" + name.replace("_", "-")
+            raise ConfigError(
+                f"the checkpoints were trained with different {name} "
+                f"({', '.join(map(str, seen))}); give {flag}"
+            )
+        if seen:
+            settings[name] = seen[0]
+    return BattleConfig(**settings)
 
 
 BUILTIN_PLAYERS = {"random": RandomPlayer, "attack-nearest": AttackNearestPlayer}
