@@ -483,6 +483,249 @@ def _render_parser(commands: Any) -> None:
     p.set_defaults(handler=_cmd_render)
 
 
+# -- tournaments, the battle reproduction, sweeps; local processes or Ray -------------------------
+EXECUTOR_EPILOG = (
+    "Parallelism: by default the tasks (training runs, pairs' matches) run in --workers local "
+    "processes, one torch thread each. --ray starts a local Ray runtime with --workers CPUs; "
+    "--ray-address HOST:PORT (or ray://HOST:PORT, or auto) joins an existing Ray cluster, "
+    "one Ray task per training run or match. Ray needs 'pip install mfmarl[ray]' and, on a "
+    "cluster, mfmarl on every node and an --out directory on a file system every node shares: "
+    "checkpoints and results travel as files there. Results are the same either way for the "
+    "same seeds. A failed task is reported with its error; the others still run and are "
+    "written, and the command then exits with code 1."
+)
+
+
+def _add_executor_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("parallelism", "local worker processes or Ray")
+    group.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="parallel worker processes (or local Ray CPUs), one torch thread each "
+        f"[default: number of CPUs, {os.cpu_count() or 1} here]",
+    )
+    group.add_argument(
+        "--ray",
+        action="store_true",
+        help="run the tasks on a local Ray runtime started with --workers CPUs",
+    )
+    group.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDR",
+        help="run the tasks on the Ray cluster at ADDR (host:port, ray://host:port or auto)",
+    )
+
+
+def _add_out_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--out", required=True, metavar="DIR", help="output directory (created if missing)"
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="reuse a non-empty --out, deleting mfmarl's earlier outputs there",
+    )
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="show a progress bar on stderr [default: on]",
+    )
+
+
+def _tournament_parser(commands: Any) -> None:
+    p = commands.add_parser(
+        "tournament",
+        help="round-robin tournament of battle players with ratings",
+        description="Every pair of PLAYERs plays R rounds of Battle (exactly `mfmarl battle A "
+        "B --rounds R --seed S`: sides swapped every other round, a round won by the side "
+        "with more kills). Writes results.json (players, rounds, win_rate, ties, ratings), "
+        "matches/<i>-<j>.json, cross_play.png and report.md into --out. Ratings: "
+        "Bradley-Terry by maximum likelihood (ties count half a win each, one virtual tie per "
+        "pair), with 95% bootstrap intervals over rounds resampled within each pair.",
+        epilog=EXECUTOR_EPILOG,
+    )
+    p.add_argument(
+        "players",
+        nargs="+",
+        metavar="PLAYER",
+        help="a training run directory, a checkpoint directory, or a built-in: random, "
+        "attack-nearest (at least 2)",
+    )
+    p.add_argument("--rounds", type=int, default=50, help="rounds per pair [default: 50]")
+    p.add_argument("--seed", type=int, default=0, help="seed of round 0 (round r: seed + r)")
+    p.add_argument(
+        "--map-size",
+        type=int,
+        default=None,
+        help="map side [default: from the checkpoints, else 40]",
+    )
+    p.add_argument(
+        "--team-size",
+        type=int,
+        default=None,
+        help="agents per team [default: from the checkpoints, else the battle layout's]",
+    )
+    p.add_argument(
+        "--max-steps",
+        type=int,
+        default=None,
+        help="steps per round at most [default: from the checkpoints, else 400]",
+    )
+    p.add_argument(
+        "--resamples",
+        type=int,
+        default=2000,
+        help="bootstrap resamples for the rating intervals [default: 2000]",
+    )
+    _add_out_options(p)
+    _add_executor_options(p)
+    p.set_defaults(handler=_cmd_tournament)
+
+
+SET_HELP = (
+    "KEY=VALUE[,VALUE...]: a setting of train battle by its field name (a BattleConfig, "
+    "AlgorithmConfig or BattleTrainConfig field, e.g. lr, gamma, map_size, episodes, "
+    "neighbourhood); values are checked against the field's type. Repeat --set for more keys"
+)
+
+
+def _reproduce_battle_parser(commands: Any) -> None:
+    p = commands.add_parser(
+        "battle",
+        help="the paper's Battle comparison (MF-Q, MF-AC, IL, AC × seeds, then a tournament)",
+        description="Train mfq, mfac, iql and iac for K seeds each by self-play on Battle "
+        "(the train battle preset of --scale; one run directory each under --out/runs), then "
+        "play the tournament of every trained player plus random and attack-nearest "
+        "(--out/tournament), and write results.json (per-algorithm ratings, cross-play, win "
+        "rate vs random), learning_curves.png, best_two.gif and report.md (win rates with "
+        "Wilson intervals, the paper's ordering MF-Q > IL > MF-AC > AC against the measured "
+        "one). --scale quick (16 v 16 on 24×24, 300 episodes) takes about 35-45 minutes on 2 "
+        "cores with K = 1; --scale paper (64 v 64 on 40×40, 2000 episodes) takes about 60 "
+        "CPU hours per seed on such cores (printed before it starts). For a smoke test: "
+        "--episodes 2 --max-steps 10 --map-size 20 --rounds 2.",
+        epilog=EXECUTOR_EPILOG,
+    )
+    _add_common_run_options(p)
+    p.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        metavar="K",
+        help="seeds per algorithm: seeds 0 .. K-1 [default: 1]",
+    )
+    p.add_argument(
+        "--algos",
+        nargs="+",
+        choices=ALGORITHMS,
+        default=list(ALGORITHMS),
+        metavar="ALGO",
+        help=f"algorithms to train, from {{{', '.join(ALGORITHMS)}}} [default: all]",
+    )
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=50,
+        help="tournament rounds per pair of players [default: 50, the paper's]",
+    )
+    p.add_argument(
+        "--episodes",
+        type=int,
+        default=None,
+        help="training episodes per run; the ε and β schedules follow [default: the preset's]",
+    )
+    p.add_argument("--map-size", type=int, default=None, help="map side [default: the preset's]")
+    p.add_argument(
+        "--max-steps",
+        type=int,
+        default=None,
+        help="steps per episode at most; the ε and β schedules follow [default: the preset's]",
+    )
+    p.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=SET_HELP.replace("[,VALUE...]", "") + " (one value each here)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of the tournament and bootstrap [default: 0]"
+    )
+    p.add_argument(
+        "--resamples",
+        type=int,
+        default=2000,
+        help="bootstrap resamples for the rating intervals [default: 2000]",
+    )
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="show a progress bar on stderr [default: on]",
+    )
+    _add_executor_options(p)
+    p.set_defaults(handler=_cmd_reproduce_battle)
+
+
+def _sweep_parser(commands: Any) -> None:
+    sweep = commands.add_parser(
+        "sweep",
+        help="train over a grid of seeds and settings",
+        description="Train over a grid of algorithms, settings and seeds.",
+    )
+    envs = sweep.add_subparsers(dest="env", metavar="ENV", required=True)
+    p = envs.add_parser(
+        "battle",
+        help="sweep train battle over algorithms, --set values and seeds",
+        description="Train one Battle self-play run (train battle, from the --scale preset) "
+        "for every combination of --algo, --set values and --seeds, each in --out/runs/"
+        "<algo>_<key>=<value>..._s<seed>, one task each; then each run plays "
+        "--eval-rounds rounds against random and against attack-nearest. Writes "
+        "results.json (every run: settings, status, error, summary, win rates) and "
+        "report.md. Example: mfmarl sweep battle --algo mfq iql --seeds 0 1 --set "
+        "lr=1e-4,3e-4 --set episodes=100 --out runs/sweep (8 runs). Changing episodes or "
+        "max_steps rescales the ε and β schedules unless they are set too.",
+        epilog=EXECUTOR_EPILOG,
+    )
+    _add_common_run_options(p)
+    p.add_argument(
+        "--algo",
+        nargs="+",
+        choices=ALGORITHMS,
+        default=["mfq"],
+        metavar="ALGO",
+        help=f"algorithms, from {{{', '.join(ALGORITHMS)}}} [default: mfq]",
+    )
+    p.add_argument(
+        "--seeds", type=int, nargs="+", default=[0], metavar="S", help="seeds [default: 0]"
+    )
+    p.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
+        help=SET_HELP,
+    )
+    p.add_argument(
+        "--eval-rounds",
+        type=int,
+        default=20,
+        help="rounds against each built-in player after training (0: none) [default: 20]",
+    )
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="show a progress bar on stderr [default: on]",
+    )
+    _add_executor_options(p)
+    p.set_defaults(handler=_cmd_sweep_battle)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``mfmarl`` argument parser."""
     parser = _Parser(
@@ -509,8 +752,11 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce_envs = reproduce.add_subparsers(dest="env", metavar="EXPERIMENT", required=True)
     _reproduce_squeeze_parser(reproduce_envs)
     _reproduce_ising_parser(reproduce_envs)
+    _reproduce_battle_parser(reproduce_envs)
     _battle_parser(commands)
     _render_parser(commands)
+    _tournament_parser(commands)
+    _sweep_parser(commands)
     return parser
 
 
@@ -813,6 +1059,202 @@ def _cmd_render(args: argparse.Namespace) -> int:
     )
     print(f"wrote {out}")
     return 0
+
+
+@contextlib.contextmanager
+def _executor(args: argparse.Namespace) -> Iterator[Any]:
+    """The executor chosen by --workers / --ray / --ray-address, closed afterwards."""
+    from mfmarl.training.executor import make_executor
+
+    if args.workers < 1:
+        raise ConfigError(f"--workers={args.workers} must be >= 1")
+    executor = make_executor(args.workers, args.ray, args.ray_address)
+    try:
+        yield executor
+    finally:
+        executor.close()
+
+
+def _task_bar(args: argparse.Namespace, total: int, desc: str, unit: str) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, disable=not args.progress)
+
+
+def _report_failures(failures: Sequence[Any], total: int, what: str, plural: str, out: Path) -> int:
+    """Exit code 1 and one line per failed task on stderr, or 0 when none failed."""
+    if not failures:
+        return 0
+    for failure in failures:
+        print(f"{PROG}: {what} {failure.key} failed: {failure.error}", file=sys.stderr)
+    print(
+        f"{PROG}: {len(failures)} of {total} {plural} failed; the rest is written in {out}/ "
+        "(see failures.json)",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def _cmd_tournament(args: argparse.Namespace) -> int:
+    import torch  # noqa: F401 - before magent2, which sets OMP_NUM_THREADS on import
+
+    from mfmarl.evaluation.tournament import (
+        TOURNAMENT_OUTPUTS,
+        battle_config_for_players,
+        check_players,
+        run_tournament,
+        summary_text,
+    )
+    from mfmarl.training.rundir import prepare_run_dir
+
+    if args.rounds < 1:
+        raise ConfigError(f"--rounds={args.rounds} must be >= 1")
+    if args.resamples < 1:
+        raise ConfigError(f"--resamples={args.resamples} must be >= 1")
+    check_players(args.players, args.players)
+    config = battle_config_for_players(args.players, args.map_size, args.team_size, args.max_steps)
+    with _executor(args) as executor:
+        out = prepare_run_dir(args.out, args.force, TOURNAMENT_OUTPUTS)
+        n = len(args.players)
+        pairs = n * (n - 1) // 2
+        print(
+            f"{n} players, {pairs} pairs x {args.rounds} rounds on a {config.map_size} map "
+            f"({config.n_agents} v {config.n_agents}), {executor.description}"
+        )
+        with _task_bar(args, pairs, "matches", "match") as bar:
+
+            def done(result: Any) -> None:
+                bar.set_postfix_str(result.key if result.ok else f"{result.key}: FAILED")
+                bar.update(1)
+
+            outcome = run_tournament(
+                args.players,
+                config,
+                args.rounds,
+                args.seed,
+                out,
+                executor,
+                resamples=args.resamples,
+                on_done=done,
+                should_stop=args.stop,
+                command=_command_line(args),
+            )
+    print(summary_text(outcome))
+    print(f"results: {out / 'results.json'}")
+    print(f"report:  {out / 'report.md'}")
+    print(f"plot:    {out / 'cross_play.png'}")
+    return _report_failures(outcome.failures, pairs, "match", "matches", out)
+
+
+def _fixed_settings(items: Sequence[str]) -> dict[str, Any]:
+    """``--set KEY=VALUE`` with one value each."""
+    from mfmarl.evaluation.battle_runs import parse_assignments
+
+    grid = parse_assignments(items)
+    for key, values in grid.items():
+        if len(values) != 1:
+            raise ConfigError(f"--set {key}: give one value here (sweeps: mfmarl sweep battle)")
+    return {key: values[0] for key, values in grid.items()}
+
+
+def _cmd_reproduce_battle(args: argparse.Namespace) -> int:
+    import torch  # noqa: F401 - before magent2, which sets OMP_NUM_THREADS on import
+
+    from mfmarl.evaluation.battle_reproduce import (
+        BATTLE_OUTPUTS,
+        BattleExperiment,
+        cost_text,
+        plan_runs,
+        reproduce_battle,
+        summary_text,
+    )
+    from mfmarl.training.rundir import prepare_run_dir
+
+    overrides = _fixed_settings(args.settings)
+    for key in ("episodes", "map_size", "max_steps"):
+        value = getattr(args, key)
+        if value is not None:
+            overrides[key] = value
+    experiment = BattleExperiment(
+        scale=args.scale,
+        seeds=args.seeds,
+        algos=tuple(args.algos),
+        rounds=args.rounds,
+        resamples=args.resamples,
+        overrides=overrides,
+        seed=args.seed,
+    )
+    jobs = plan_runs(experiment, Path(args.out))  # validates every run's config before writing
+    with _executor(args) as executor:
+        out = prepare_run_dir(args.out, args.force, BATTLE_OUTPUTS)
+        players = len(jobs) + 2
+        total = len(jobs) + players * (players - 1) // 2
+        print(
+            f"{len(jobs)} training runs, then a {players}-player tournament, on "
+            f"{executor.description}, into {out}"
+        )
+        print(cost_text(experiment, args.workers))
+        with _task_bar(args, total, "tasks", "task") as bar:
+
+            def done(result: Any) -> None:
+                note = f"{result.seconds:.0f} s" if result.ok else "FAILED"
+                bar.set_postfix_str(f"{result.key}: {note}")
+                bar.update(1)
+
+            outcome = reproduce_battle(
+                experiment,
+                out,
+                executor,
+                args.workers,
+                done,
+                command=_command_line(args),
+                should_stop=args.stop,
+            )
+    print(summary_text(outcome.results))
+    print(f"{outcome.results['seconds'] / 60:.1f} min")
+    print(f"results: {out / 'results.json'}")
+    print(f"report:  {out / 'report.md'}")
+    return _report_failures(outcome.failures, outcome.tasks, "task", "tasks", out)
+
+
+def _cmd_sweep_battle(args: argparse.Namespace) -> int:
+    import torch  # noqa: F401 - before magent2, which sets OMP_NUM_THREADS on import
+
+    from mfmarl.evaluation.battle_runs import parse_assignments
+    from mfmarl.evaluation.sweep import SWEEP_OUTPUTS, SweepExperiment, plan_sweep, run_sweep
+    from mfmarl.training.rundir import prepare_run_dir
+
+    if args.eval_rounds < 0:
+        raise ConfigError(f"--eval-rounds={args.eval_rounds} must be >= 0")
+    experiment = SweepExperiment(
+        algos=tuple(dict.fromkeys(args.algo)),
+        seeds=tuple(args.seeds),
+        scale=args.scale,
+        grid=parse_assignments(args.settings),
+        eval_rounds=args.eval_rounds,
+    )
+    jobs = plan_sweep(experiment, Path(args.out))  # validates every run's config before writing
+    with _executor(args) as executor:
+        out = prepare_run_dir(args.out, args.force, SWEEP_OUTPUTS)
+        print(f"{len(jobs)} runs on {executor.description} into {out}/runs")
+        with _task_bar(args, len(jobs), "runs", "run") as bar:
+
+            def done(result: Any) -> None:
+                note = f"{result.seconds:.0f} s" if result.ok else "FAILED"
+                bar.set_postfix_str(f"{result.key}: {note}")
+                bar.update(1)
+
+            outcome = run_sweep(
+                experiment, out, executor, done, _command_line(args), should_stop=args.stop
+            )
+    for run in outcome.results["runs"]:
+        vs = run["vs_random"]
+        status = "ok" if run["status"] == "ok" else f"FAILED ({run['error']})"
+        win = "" if vs is None else f", vs random {vs:.2f}"
+        print(f"{run['name']}: {status}{win}")
+    print(f"results: {out / 'results.json'}")
+    print(f"report:  {out / 'report.md'}")
+    return _report_failures(outcome.failures, len(jobs), "run", "runs", out)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
