@@ -1100,7 +1100,6 @@ def _cmd_tournament(args: argparse.Namespace) -> int:
 
     from mfmarl.evaluation.tournament import (
         TOURNAMENT_OUTPUTS,
-        battle_config_for_players,
         check_players,
         run_tournament,
         summary_text,
@@ -1111,8 +1110,9 @@ def _cmd_tournament(args: argparse.Namespace) -> int:
         raise ConfigError(f"--rounds={args.rounds} must be >= 1")
     if args.resamples < 1:
         raise ConfigError(f"--resamples={args.resamples} must be >= 1")
-    check_players(args.players, args.players)
-    config = battle_config_for_players(args.players, args.map_size, args.team_size, args.max_steps)
+    config = check_players(
+        args.players, args.players, args.map_size, args.team_size, args.max_steps
+    )
     with _executor(args) as executor:
         out = prepare_run_dir(args.out, args.force, TOURNAMENT_OUTPUTS)
         n = len(args.players)

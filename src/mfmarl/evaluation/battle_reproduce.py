@@ -70,6 +70,8 @@ BATTLE_OUTPUTS: tuple[str, ...] = (*TOURNAMENT_OUTPUTS, "tournament", "*.gif")
 BUILTINS = ("random", "attack-nearest")
 PAPER_ORDER = ("mfq", "iql", "mfac", "iac")
 """The paper's ranking: MF-Q > IL > MF-AC > AC."""
+EQUAL = 1e-9
+"""Rating differences below this are rounding noise (equal ratings)."""
 BEATS_RANDOM = 0.8
 """The issue's bar: every trained algorithm beats random in at least this share of rounds."""
 EPISODE_SECONDS = {
@@ -174,6 +176,8 @@ def cost_text(experiment: BattleExperiment, workers: int) -> str:
 
 
 def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.0f} s"
     if seconds >= 5400:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 60:.0f} min"
@@ -241,8 +245,8 @@ class AlgoView:
     def pooled(self, a: str, b: str) -> tuple[int, int, int]:
         """``(wins, losses, rounds)`` of ``a``'s seeds against ``b``'s, pooled."""
         t = self.tournament
-        rows = self.players.get(a, [self.index(a)])
-        cols = self.players.get(b, [self.index(b)])
+        rows = self.players[a] if a in self.players else [self.index(a)]
+        cols = self.players[b] if b in self.players else [self.index(b)]
         pairs = [(i, j) for i in rows for j in cols if i != j]
         return (
             int(sum(t.wins[i, j] for i, j in pairs)),
@@ -318,7 +322,7 @@ def ordering_lines(view: AlgoView, algos: Sequence[str]) -> list[str]:
     present = [a for a in PAPER_ORDER if a in algos]
     if len(present) < 2:
         return ["Fewer than two of the paper's algorithms were trained: no ordering to compare."]
-    measured = sorted(present, key=lambda a: -view.rating(a)[0])
+    measured = sorted(present, key=lambda a: -round(view.rating(a)[0], 9))
     paper = " > ".join(_name(a) for a in present)
     lines = [
         f"- Paper: {paper}. Measured (by rating): " + " > ".join(_name(a) for a in measured) + ".",
@@ -328,10 +332,10 @@ def ordering_lines(view: AlgoView, algos: Sequence[str]) -> list[str]:
     for a, b in pairs:
         diff, (low, high) = view.difference(a, b)
         wins, losses, rounds = view.pooled(a, b)
-        holds = diff > 0
+        holds = diff > EQUAL
         agree += holds
-        resolved = low > 0 or high < 0
-        verdict = "holds" if holds else "does not hold"
+        resolved = low > EQUAL or high < -EQUAL
+        verdict = "holds" if holds else ("equal ratings" if abs(diff) <= EQUAL else "does not hold")
         certainty = (
             "the 95% interval of the difference excludes 0"
             if resolved
@@ -340,7 +344,7 @@ def ordering_lines(view: AlgoView, algos: Sequence[str]) -> list[str]:
         lines.append(
             f"- {_name(a)} > {_name(b)}: **{verdict}** (rating difference {diff:+.2f} "
             f"[{low:+.2f}, {high:+.2f}], {certainty}; head-to-head {_name(a)} wins "
-            f"{_wilson_text(wins, rounds)}, loses {losses})."
+            f"{_wilson_text(wins, rounds)}, loses {losses}, ties {rounds - wins - losses})."
         )
     if agree == len(pairs):
         summary = "The measured ordering agrees with the paper's on every pair."
@@ -397,7 +401,7 @@ def battle_report(
         s = summaries.get(job.name)
         if s:
             lines.append(
-                f"| `{job.name}` | {s.get('episodes')} | {s.get('seconds', math.nan):.0f} | "
+                f"| `{job.name}` | {s.get('episodes')} | {s.get('seconds', math.nan):.1f} | "
                 f"{s.get('seconds_per_episode', math.nan):.2f} | "
                 f"{s.get('env_steps_per_second', math.nan):.1f} |"
             )
@@ -414,7 +418,7 @@ def battle_report(
         "| algorithm | seeds | rating | 95% interval |",
         "|---|---:|---:|---|",
     ]
-    for algo in sorted(algos, key=lambda a: -view.rating(a)[0]):
+    for algo in sorted(algos, key=lambda a: -round(view.rating(a)[0], 9)):
         rating, (low, high) = view.rating(algo)
         lines.append(
             f"| {_name(algo)} | {len(view.players[algo])} | {rating:+.2f} | "

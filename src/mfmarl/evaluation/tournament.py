@@ -37,10 +37,10 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from mfmarl import __version__
-from mfmarl.core.errors import ConfigError, require
+from mfmarl.core.errors import require
 from mfmarl.envs.battle import BattleConfig
 from mfmarl.evaluation.battle import RoundResult, play_match
-from mfmarl.evaluation.players import BUILTIN_PLAYERS, make_player
+from mfmarl.evaluation.players import make_player, match_config
 from mfmarl.evaluation.ratings import (
     DEFAULT_RESAMPLES,
     DEFAULT_VIRTUAL_TIES,
@@ -48,7 +48,6 @@ from mfmarl.evaluation.ratings import (
     rate,
 )
 from mfmarl.evaluation.stats import wilson_interval
-from mfmarl.training.checkpoint import META_FILE
 from mfmarl.training.executor import Executor, OnDone, StopCheck, Task, TaskResult
 from mfmarl.training.rundir import (
     EXPERIMENT_OUTPUTS,
@@ -59,79 +58,26 @@ from mfmarl.training.rundir import (
 
 TOURNAMENT_OUTPUTS: tuple[str, ...] = (*EXPERIMENT_OUTPUTS, "matches", "failures.json")
 """What a tournament writes into its directory (cleared by ``--force``)."""
-DEFAULT_MAP_SIZE = 40
-DEFAULT_MAX_STEPS = 400
 
 
 # -- players and their battle settings ------------------------------------------------------------
-def checkpoint_dir(spec: str) -> Path:
-    """A run directory's ``checkpoint/``, or the checkpoint directory ``spec`` itself."""
-    path = Path(spec)
-    return path / "checkpoint" if (path / "checkpoint").is_dir() else path
-
-
-def recorded_battle_config(spec: str) -> dict[str, Any] | None:
-    """The Battle settings a trained player's checkpoint records (``env.config`` in its
-    ``checkpoint.json``); None for a built-in or a checkpoint that records none."""
-    if spec in BUILTIN_PLAYERS:
-        return None
-    meta = read_json(checkpoint_dir(spec) / META_FILE)
-    env = meta.get("env") if isinstance(meta, dict) else None
-    if not isinstance(env, dict) or env.get("name") != "battle":
-        return None
-    config = env.get("config")
-    return dict(config) if isinstance(config, dict) else None
-
-
-def _setting(config: BattleConfig) -> str:
-    extra = ", minimap" if config.minimap else ""
-    return f"{config.map_size}x{config.map_size}, {config.n_agents} v {config.n_agents}{extra}"
-
-
-def battle_config_for_players(
+def check_players(
     specs: Sequence[str],
+    names: Sequence[str],
     map_size: int | None = None,
     team_size: int | None = None,
     max_steps: int | None = None,
 ) -> BattleConfig:
-    """The battle the players meet in: the settings recorded in the trained players'
-    checkpoints (which must agree on map, team size and minimap), each overridden by an
-    option given here; with no recorded settings, the options or the paper's defaults."""
-    recorded: list[tuple[str, BattleConfig]] = []
-    fields = {f.name for f in dataclasses.fields(BattleConfig)}
-    for spec in specs:
-        data = recorded_battle_config(spec)
-        if data is not None:
-            try:
-                config = BattleConfig(**{k: v for k, v in data.items() if k in fields})
-            except (TypeError, ConfigError) as exc:
-                raise ConfigError(f"player {spec!r}: bad recorded battle settings ({exc})") from exc
-            recorded.append((spec, config))
-    settings = {_setting(c) for _, c in recorded}
-    if len(settings) > 1:
-        which = "; ".join(f"{spec}: {_setting(c)}" for spec, c in recorded)
-        raise ConfigError(f"players were trained on different maps ({which})")
-    base = recorded[0][1] if recorded else BattleConfig(team_size=None)
-    overrides: dict[str, Any] = {}
-    if map_size is not None or not recorded:
-        overrides["map_size"] = map_size if map_size is not None else DEFAULT_MAP_SIZE
-        overrides["team_size"] = team_size
-    elif team_size is not None:
-        overrides["team_size"] = team_size
-    if max_steps is not None or not recorded:
-        overrides["max_steps"] = max_steps if max_steps is not None else DEFAULT_MAX_STEPS
-    return dataclasses.replace(base, **overrides)
-
-
-def check_players(specs: Sequence[str], names: Sequence[str]) -> None:
     """Load every player once (a missing or corrupt checkpoint is a one-line
-    :class:`ConfigError`) and refuse repeated names."""
+    :class:`ConfigError`), refuse repeated names, and return the battle they meet in: as
+    ``mfmarl battle`` chooses it (:func:`~mfmarl.evaluation.players.match_config`: each
+    setting given, else the one the trained players were trained with, which must agree)."""
     require(len(specs) >= 2, f"a tournament needs at least 2 players, got {len(specs)}")
     require(len(specs) == len(names), "one name per player")
     repeated = sorted({n for n in names if list(names).count(n) > 1})
     require(not repeated, f"players repeat: {', '.join(repeated)}")
-    for spec in specs:
-        make_player(spec)
+    players = [make_player(spec) for spec in specs]
+    return match_config(players, map_size, team_size, max_steps)
 
 
 # -- the matches ----------------------------------------------------------------------------------
