@@ -197,7 +197,7 @@ def sweep_report(
         seconds = (run["summary"] or {}).get("seconds")
         status = run["status"] if run["status"] == "ok" else f"failed: `{run['error']}`"
         lines.append(
-            f"| `{run['name']}` | {status} | {_cell(seconds, 0)} | "
+            f"| `{run['name']}` | {status} | {_cell(seconds, 1)} | "
             f"{_cell(run['vs_random'])} | {_cell(run['vs_attack_nearest'])} |"
         )
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
