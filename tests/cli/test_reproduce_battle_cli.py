@@ -92,3 +92,28 @@ def test_reproduce_battle_bad_input(
     err = capsys.readouterr().err.strip()
     assert err.startswith("mfmarl: error:") and "\n" not in err
     assert not out.exists()
+
+
+def test_a_failed_training_run_is_reported_and_the_rest_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import mfmarl.evaluation.battle_runs as battle_runs
+
+    real = battle_runs.run_battle_training
+
+    def flaky(battle, algo_config, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if algo_config.algo == "iac":
+            raise RuntimeError("out of memory")
+        return real(battle, algo_config, *args, **kwargs)
+
+    monkeypatch.setattr(battle_runs, "run_battle_training", flaky)
+    out = tmp_path / "r"
+    args = ["reproduce", "battle", *TINY, "--algos", "mfq", "iac", "--workers", "1"]
+    assert main([*args, "--resamples", "50", "--out", str(out), "--no-progress"]) == 1
+    assert "task iac_s0 failed: RuntimeError: out of memory" in capsys.readouterr().err
+    results = json.loads((out / "results.json").read_text())
+    assert list(results["ratings"]) == ["mfq"] and list(results["vs_random"]) == ["mfq"]
+    players = json.loads((out / "tournament" / "results.json").read_text())["players"]
+    assert players == ["mfq_s0", "random", "attack-nearest"]
+    assert "iac_s0" in (out / "report.md").read_text()
+    assert json.loads((out / "failures.json").read_text())[0]["task"] == "iac_s0"

@@ -140,3 +140,30 @@ def test_nothing_imports_ray_without_the_flags(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": src}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_failed_match_is_reported_and_the_rest_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import mfmarl.evaluation.tournament as tournament
+
+    real = tournament.play_match
+
+    def flaky(config, players, names, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if set(names) == {"random", "attack-nearest"}:
+            raise RuntimeError("engine fell over")
+        return real(config, players, names, *args, **kwargs)
+
+    monkeypatch.setattr(tournament, "play_match", flaky)
+    run = _trained_run(tmp_path, "run")
+    out = tmp_path / "t"
+    args = ["tournament", "random", "attack-nearest", str(run), "--rounds", "2", "--workers", "1"]
+    assert main([*args, "--out", str(out), "--no-progress", "--resamples", "50"]) == 1
+    err = capsys.readouterr().err
+    assert "random vs attack-nearest failed: RuntimeError: engine fell over" in err
+    results = _read(out / "results.json")
+    assert results["win_rate"][0][1] is None and results["ties"][0][1] is None
+    assert results["win_rate"][0][2] is not None and results["win_rate"][2][1] is not None
+    assert all(r["rating"] is not None for r in results["ratings"].values())
+    assert _read(out / "failures.json")[0]["task"] == "random vs attack-nearest"
+    assert "failed" in (out / "report.md").read_text()

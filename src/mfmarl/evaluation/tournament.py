@@ -232,20 +232,22 @@ def short_label(name: str, width: int = 24) -> str:
 
 
 def plot_cross_play(path: Path, tournament: Tournament) -> Path:
-    """Heatmap of ``win_rate[i][j]`` (row beats column), the tie fraction under each."""
+    """Heatmap of the row's score against the column (win rate + half the ties, so an
+    all-tie pair is neutral), annotated with the win rate and the tie fraction."""
     rate_ = tournament.win_rate()
     ties = tournament.tie_rate()
+    score = rate_ + ties / 2
     p = len(tournament.names)
     labels = [short_label(n) for n in tournament.names]
     size = 1.2 + 0.9 * p
     fig = Figure(figsize=(size + 1.5, size), layout="constrained")
     ax = fig.subplots()
-    image = ax.imshow(np.ma.masked_invalid(rate_), vmin=0.0, vmax=1.0, cmap="RdBu")
+    image = ax.imshow(np.ma.masked_invalid(score), vmin=0.0, vmax=1.0, cmap="RdBu")
     for i in range(p):
         for j in range(p):
             if math.isfinite(rate_[i, j]):
-                colour = "white" if abs(rate_[i, j] - 0.5) > 0.3 else "black"
-                text = f"{rate_[i, j]:.2f}\nties {ties[i, j]:.2f}"
+                colour = "white" if abs(score[i, j] - 0.5) > 0.3 else "black"
+                text = f"win {rate_[i, j]:.2f}\nties {ties[i, j]:.2f}"
                 ax.text(j, i, text, ha="center", va="center", fontsize=7, color=colour)
             elif i == j:
                 ax.text(j, i, "-", ha="center", va="center", fontsize=8, color="grey")
@@ -254,8 +256,10 @@ def plot_cross_play(path: Path, tournament: Tournament) -> Path:
     ax.set_xlabel("opponent (column)")
     ax.set_ylabel("player (row)")
     rounds = int(tournament.rounds.max()) if tournament.rounds.size else 0
-    ax.set_title(f"Win rate of row against column ({rounds} rounds per pair)", fontsize=9)
-    fig.colorbar(image, ax=ax, shrink=0.8, label="win rate")
+    ax.set_title(
+        f"Row against column, {rounds} rounds per pair (colour: win rate + ties / 2)", fontsize=9
+    )
+    fig.colorbar(image, ax=ax, shrink=0.8, label="score: win rate + ties / 2")
     fig.savefig(path, dpi=110)
     return path
 
