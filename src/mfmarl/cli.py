@@ -505,12 +505,13 @@ def _add_executor_options(parser: argparse.ArgumentParser) -> None:
         help="parallel worker processes (or local Ray CPUs), one torch thread each "
         f"[default: number of CPUs, {os.cpu_count() or 1} here]",
     )
-    group.add_argument(
+    ray = group.add_mutually_exclusive_group()
+    ray.add_argument(
         "--ray",
         action="store_true",
         help="run the tasks on a local Ray runtime started with --workers CPUs",
     )
-    group.add_argument(
+    ray.add_argument(
         "--ray-address",
         default=None,
         metavar="ADDR",

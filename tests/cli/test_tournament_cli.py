@@ -128,12 +128,18 @@ def test_bad_input_is_one_line_and_keeps_earlier_results(
 
 
 def test_nothing_imports_ray_without_the_flags(tmp_path: Path) -> None:
+    tiny = "'--map-size', '16', '--max-steps', '4', '--no-progress', '--workers', '1'"
     code = (
         "import sys\n"
         "from mfmarl.cli import main\n"
-        f"args = ['tournament', 'random', 'attack-nearest', '--rounds', '1', '--map-size', "
-        f"'16', '--max-steps', '4', '--out', {str(tmp_path / 't')!r}, '--no-progress']\n"
-        "assert main(args) == 0\n"
+        f"out = {str(tmp_path)!r}\n"
+        f"assert main(['tournament', 'random', 'attack-nearest', '--rounds', '1', {tiny}, "
+        "'--out', out + '/t']) == 0\n"
+        f"assert main(['reproduce', 'battle', '--algos', 'iql', '--episodes', '1', {tiny}, "
+        "'--rounds', '1', '--resamples', '10', '--out', out + '/r']) == 0\n"
+        "assert main(['sweep', 'battle', '--set', 'episodes=1', '--set', 'max_steps=4', "
+        "'--set', 'map_size=16', '--eval-rounds', '1', '--no-progress', '--workers', '1', "
+        "'--out', out + '/s']) == 0\n"
         "assert 'ray' not in sys.modules, 'ray was imported'\n"
     )
     src = str(Path(__file__).resolve().parents[2] / "src")
