@@ -12,7 +12,7 @@ Output layout::
     OUT/config.json              players, battle settings, rounds, seed, command
     OUT/matches/<i>-<j>.json     one pair: ``mfmarl battle``'s results.json + kills per round
     OUT/results.json             players, rounds, win_rate, ties, ratings (the contract below)
-    OUT/cross_play.png           the win-rate matrix as a heatmap
+    OUT/cross_play.png           the matrix as a heatmap (colour: win rate + ties / 2)
     OUT/report.md                ranking table, cross-play matrix, method
     OUT/failures.json            only when some pair failed: its error and traceback
 
