@@ -117,3 +117,15 @@ def test_a_failed_training_run_is_reported_and_the_rest_written(
     assert players == ["mfq_s0", "random", "attack-nearest"]
     assert "iac_s0" in (out / "report.md").read_text()
     assert json.loads((out / "failures.json").read_text())[0]["task"] == "iac_s0"
+
+
+@pytest.mark.slow
+def test_quick_reproduction_beats_random(tmp_path: Path) -> None:
+    """The issue's bar: ``--scale quick --seeds 1`` within 45 minutes on 2 cores, every trained
+    algorithm beating random in at least 80% of the rounds (about 40 minutes of 2 cores)."""
+    out = tmp_path / "battle"
+    assert main(["reproduce", "battle", "--scale", "quick", "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["seconds"] < 45 * 60
+    assert set(results["vs_random"]) == {"mfq", "mfac", "iql", "iac"}
+    assert all(rate >= 0.8 for rate in results["vs_random"].values()), results["vs_random"]
