@@ -7,12 +7,13 @@ import pytest
 import torch  # noqa: F401 - before magent2, which sets OMP_NUM_THREADS on import
 
 from mfmarl.core.errors import ConfigError
-from mfmarl.envs.battle import ATTACK_BASE, BattleConfig, BattleEnv
+from mfmarl.envs.battle import ATTACK_BASE, BattleConfig, BattleEnv, TeamObs
+from mfmarl.envs.scripted import attack_nearest_actions
 from mfmarl.evaluation.battle import play_match
 from mfmarl.evaluation.players import AttackNearestPlayer, make_player
 
 
-@pytest.mark.parametrize("name", ["random", "attack-nearest"])
+@pytest.mark.parametrize("name", ["random", "attack-nearest", "attack-weakest"])
 def test_players_give_valid_actions(name: str) -> None:
     config = BattleConfig(map_size=20)
     env = BattleEnv(config)
@@ -56,3 +57,31 @@ def test_unknown_player(tmp_path) -> None:
         make_player(str(tmp_path))
     with pytest.raises(ConfigError):
         play_match(BattleConfig(map_size=20), (make_player("random"),) * 2, ("r", "r"), 0, 0)
+
+
+def _scene() -> TeamObs:
+    """Agent 0 at (5, 5) with opponents at (6, 5) (east, full hp) and (4, 4) (north-west,
+    hp 0.2); agent 1 at (12, 5), out of reach, nearest opponent to its west; slot 2 dead."""
+    view = np.zeros((3, 13, 13, 5), dtype=np.float32)
+    view[0, 6, 7, 3:5] = (1.0, 1.0)  # row = y offset 0, col = x offset +1
+    view[0, 5, 5, 3:5] = (1.0, 0.2)  # row = y offset -1, col = x offset -1
+    return TeamObs(
+        view=view,
+        features=np.zeros((3, 32), dtype=np.float32),
+        alive=np.array([True, True, False]),
+        ids=np.array([0, 1, -1]),
+        positions=np.array([[5, 5], [12, 5], [-1, -1]]),
+        opponent_positions=np.array([[6, 5], [4, 4]]),
+    )
+
+
+def test_scripted_targets_by_hand() -> None:
+    rng = np.random.default_rng(0)
+    nearest = attack_nearest_actions(_scene(), rng, focus="nearest")
+    weakest = attack_nearest_actions(_scene(), rng, focus="weakest")
+    # ATTACKS lists (dx, dy): (1, 0) is cell 4, (-1, -1) is cell 0
+    assert nearest[0] == ATTACK_BASE + 4  # the nearest: orthogonal, distance 1
+    assert weakest[0] == ATTACK_BASE + 0  # the one with less hp
+    # agent 1 at (12, 5) heads west to a cell next to (6, 5): move (-2, 0) is action 4
+    assert nearest[1] == 4 and weakest[1] == 4
+    assert nearest[2] == 6  # the dead slot stays

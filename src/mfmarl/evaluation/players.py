@@ -55,10 +55,11 @@ class RandomPlayer:
 
 
 class AttackNearestPlayer:
-    """Scripted: attack the weakest opponent in the 8 cells around, else step toward the
-    nearest living opponent (:func:`~mfmarl.envs.scripted.attack_nearest_actions`)."""
+    """Scripted: step toward the nearest living opponent and attack it when it is in reach
+    (:func:`~mfmarl.envs.scripted.attack_nearest_actions`)."""
 
     name = "attack-nearest"
+    focus = "nearest"
 
     def __init__(self, opponent_channel: int = 3) -> None:
         self.opponent_channel = opponent_channel
@@ -69,7 +70,15 @@ class AttackNearestPlayer:
         self.rng = np.random.default_rng(seed)
 
     def act(self, obs: TeamObs) -> np.ndarray:
-        return attack_nearest_actions(obs, self.rng, self.opponent_channel)
+        return attack_nearest_actions(obs, self.rng, self.opponent_channel, self.focus)
+
+
+class AttackWeakestPlayer(AttackNearestPlayer):
+    """Scripted, stronger: moves as attack-nearest, but attacks the opponent with the lowest
+    hp among those in reach, so the team focuses its fire."""
+
+    name = "attack-weakest"
+    focus = "weakest"
 
 
 class LearnerPlayer:
@@ -174,7 +183,11 @@ def match_config(
     return BattleConfig(**settings)
 
 
-BUILTIN_PLAYERS = {"random": RandomPlayer, "attack-nearest": AttackNearestPlayer}
+BUILTIN_PLAYERS: dict[str, type[RandomPlayer] | type[AttackNearestPlayer]] = {
+    "random": RandomPlayer,
+    "attack-nearest": AttackNearestPlayer,
+    "attack-weakest": AttackWeakestPlayer,
+}
 
 
 def make_player(spec: str) -> Player:

@@ -16,6 +16,7 @@ import dataclasses
 import math
 import time
 from collections.abc import Callable, Iterator
+from copy import deepcopy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -74,6 +75,12 @@ class BattleTrainConfig:
     threads: int = 1
     """Torch CPU threads. With batch-64 updates more threads rarely help, and the engine runs
     its own: two torch threads beside one busy process on 2 cores ran 14x slower."""
+    opponent: str = "self"
+    """Who plays the right army: self (the current learner, so both sides always play the
+    newest policy) or snapshot (a frozen copy of the learner, replaced by the current one
+    every opponent_refresh episodes). Both armies' transitions are stored either way."""
+    opponent_refresh: int = 20
+    """Episodes between snapshot refreshes (opponent=snapshot)."""
     sparring: float = 0.0
     """Fraction of episodes in which the right army is played by the scripted attack-nearest
     player instead of the learner (its transitions are stored too, as off-policy experience);
@@ -92,6 +99,8 @@ class BattleTrainConfig:
             self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"),
             f"device={self.device!r} must be auto, cpu, cuda or cuda:N",
         )
+        require_choice("opponent", self.opponent, ("self", "snapshot"))
+        require(self.opponent_refresh >= 1, "opponent_refresh must be >= 1")
         require(0.0 <= self.sparring <= 1.0, f"sparring={self.sparring} must be in [0, 1]")
 
 
@@ -165,7 +174,12 @@ def train_battle(
     steps_per_batch = max(1, math.ceil(config.batch_size / n))
     step = learner.env_steps
     opponent_ch = 4 if env.config.minimap else 3
+    opponent = learner
     for episode in range(start_episode, config.episodes):
+        if config.opponent == "snapshot" and (
+            opponent is learner or (episode - start_episode) % config.opponent_refresh == 0
+        ):
+            opponent = frozen_copy(learner, config.seed * 7919 + episode)
         started = time.perf_counter()
         obs = env.reset(config.seed * 100_003 + episode)
         sparring = bool(rng.random() < config.sparring)
@@ -180,7 +194,7 @@ def train_battle(
             if sparring:  # the scripted player's engine actions, in the learner's frame
                 actions.append(MIRROR_ACTIONS[attack_nearest_actions(obs[1], rng, opponent_ch)])
             else:
-                actions.append(learner.act(inputs[1], previous[1], step)[0])
+                actions.append(opponent.act(inputs[1], previous[1], step)[0])
             result = env.step(to_engine_actions(actions[0], 0), to_engine_actions(actions[1], 1))
             done = result.done
             truncated = done and min(env.alive_counts) > 0
@@ -239,6 +253,16 @@ def train_battle(
         metrics["time/steps_per_second"] = length / max(seconds, 1e-9)
         metrics["time/episode_seconds"] = seconds
         yield metrics
+
+
+def frozen_copy(learner: Learner, seed: int) -> Learner:
+    """A copy of ``learner`` that acts like it and is never trained, with its own sampling
+    generator (so the two armies do not draw the same random numbers)."""
+    copy = deepcopy(learner)
+    copy.generator = torch.Generator(device="cpu").manual_seed(seed)
+    for module in copy.modules().values():
+        module.requires_grad_(False)
+    return copy
 
 
 def battle_preset(algo: str, scale: str) -> tuple[BattleConfig, AlgorithmConfig, BattleTrainConfig]:
