@@ -128,7 +128,13 @@ def train_battle(
     algo = learner.config
     n, d = env.n_max, env.n_actions
     obs_dim = learner.obs_dim
-    replay = AgentReplay(max(1, config.buffer_size // n), n, (obs_dim,), d)
+    replay = AgentReplay(
+        max(1, config.buffer_size // n),
+        n,
+        (obs_dim,),
+        d,
+        binary_columns=env.binary_input_columns(),
+    )
     steps_per_batch = max(1, math.ceil(config.batch_size / n))
     step = learner.env_steps
     for episode in range(start_episode, config.episodes):
