@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import torch
@@ -128,21 +128,39 @@ class AlgorithmConfig:
         return self.algo in ("mfq", "mfac")
 
 
-def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
+class ModuleTensors(NamedTuple):
+    """A module's parameters and buffers, listed once."""
+
+    parameters: list[torch.Tensor]
+    buffers: list[torch.Tensor]
+
+    @staticmethod
+    def of(module: nn.Module) -> ModuleTensors:
+        return ModuleTensors(list(module.parameters()), list(module.buffers()))
+
+
+def soft_update(
+    target: nn.Module,
+    source: nn.Module,
+    tau: float,
+    tensors: tuple[ModuleTensors, ModuleTensors] | None = None,
+) -> None:
     """``target ← τ·source + (1 − τ)·target`` for parameters; buffers are copied.
 
     One fused (``_foreach``) call over all parameters instead of one small kernel each;
-    ``tau = 1`` copies exactly.
+    ``tau = 1`` copies exactly. ``tensors``: both modules' :class:`ModuleTensors`, listed once
+    by the caller (walking the module tree costs more than the update itself at batch 64).
     """
     with torch.no_grad():
-        params = [p.detach() for p in target.parameters()]
-        sources = [p.detach() for p in source.parameters()]
+        if tensors is None:
+            tensors = (ModuleTensors.of(target), ModuleTensors.of(source))
+        into, come = tensors
         if tau >= 1.0:
-            torch._foreach_copy_(params, sources)
+            torch._foreach_copy_(into.parameters, come.parameters)
         else:
-            torch._foreach_lerp_(params, sources, tau)
-        for buffer, source_buffer in zip(target.buffers(), source.buffers()):
-            buffer.copy_(source_buffer)
+            torch._foreach_lerp_(into.parameters, come.parameters, tau)
+        if into.buffers:
+            torch._foreach_copy_(into.buffers, come.buffers)
 
 
 def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -195,6 +213,7 @@ class Learner:
         self.reward_mean = torch.zeros(())
         self.reward_magnitude = torch.zeros(())
         self.reward_mean_ready = False
+        self._tensor_lists: dict[int, tuple[nn.Module, ModuleTensors]] = {}
         torch.manual_seed(seed)
         self.build()
 
@@ -245,6 +264,24 @@ class Learner:
         so that with per-agent parameters each agent's gradient is the mean over its own
         samples (the same step size as a shared network gets from the mean over everyone)."""
         return masked_mean(values, mask) * self.groups
+
+    def tensors(self, module: nn.Module) -> ModuleTensors:
+        """``module``'s parameters and buffers, listed once per module (a learner's modules
+        keep their tensor objects for life; loading a state dict copies into them)."""
+        entry = self._tensor_lists.get(id(module))
+        if entry is None or entry[0] is not module:
+            entry = (module, ModuleTensors.of(module))
+            self._tensor_lists[id(module)] = entry
+        return entry[1]
+
+    def soft_update(self, target: nn.Module, source: nn.Module, tau: float) -> None:
+        """:func:`soft_update` with the listed tensors."""
+        soft_update(target, source, tau, (self.tensors(target), self.tensors(source)))
+
+    def clip_gradients(self, module: nn.Module) -> None:
+        """Clip ``module``'s global gradient norm to ``grad_clip`` (if > 0)."""
+        if self.config.grad_clip > 0:
+            nn.utils.clip_grad_norm_(self.tensors(module).parameters, self.config.grad_clip)
 
     @staticmethod
     def acting_copy(module: nn.Module) -> nn.Module:

@@ -70,10 +70,11 @@ class ObservationStore:
             len(obs_shape) == 1 and mask.shape == obs_shape,
             f"binary_columns {mask.shape} must match flat observations {obs_shape}",
         )
-        self.binary_idx = np.flatnonzero(mask)
-        self.real_idx = np.flatnonzero(~mask)
-        self.bits = np.zeros((capacity, n_agents, self.binary_idx.size), dtype=np.uint8)
-        self.real = np.zeros((capacity, n_agents, self.real_idx.size), dtype=self.dtype)
+        # boolean masks index a little faster than index arrays (numpy compresses)
+        self.binary_idx = mask
+        self.real_idx = ~mask
+        self.bits = np.zeros((capacity, n_agents, int(mask.sum())), dtype=np.uint8)
+        self.real = np.zeros((capacity, n_agents, int((~mask).sum())), dtype=self.dtype)
 
     @property
     def compact(self) -> bool:

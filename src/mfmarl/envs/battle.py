@@ -541,20 +541,26 @@ MIRROR_ACTIONS = np.concatenate(
 and attacks with ``dx`` negated). It is its own inverse."""
 
 
-def mirror_observations(view: np.ndarray, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def mirror_observations(
+    view: np.ndarray,
+    features: np.ndarray,
+    out: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Mirror one team's observations left–right, as if it fought on the other side.
 
     ``view: (n, H, W, C)`` (indexed ``[row = y, col = x]``) has its columns reversed;
     ``features: (n, F)`` get the last-action one-hot permuted by :data:`MIRROR_ACTIONS` and the
     id bits zeroed (they tell the sides apart). A shared network that sees one team mirrored
     cannot tell which side it is on, so both teams' transitions can train it. Not defined for
-    the minimap mode, whose position features would need flipping too.
+    the minimap mode, whose position features would need flipping too. ``out``: arrays of the
+    same shapes (views into a larger array are fine) to write into instead of new ones.
     """
     require(features.shape[-1] == ID_BITS + N_ACTIONS + 1, "mirroring needs minimap=False")
-    mirrored_view = view[:, :, ::-1, :].copy()
-    mirrored = np.zeros_like(features)
-    mirrored[:, ID_BITS : ID_BITS + N_ACTIONS][:, MIRROR_ACTIONS] = features[
-        :, ID_BITS : ID_BITS + N_ACTIONS
-    ]
+    if out is None:
+        out = (np.empty_like(view), np.empty_like(features))
+    mirrored_view, mirrored = out
+    mirrored_view[...] = view[:, :, ::-1, :]
+    mirrored[:, :ID_BITS] = 0.0
+    mirrored[:, ID_BITS : ID_BITS + N_ACTIONS] = features[:, ID_BITS + MIRROR_ACTIONS]
     mirrored[:, ID_BITS + N_ACTIONS :] = features[:, ID_BITS + N_ACTIONS :]
     return mirrored_view, mirrored

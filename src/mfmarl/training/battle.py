@@ -81,11 +81,20 @@ class BattleTrainConfig:
 
 
 def team_inputs(obs: TeamObs, team: int) -> np.ndarray:
-    """Flat learner inputs ``(n_max, H·W·C + F)`` of one team; team 1 is mirrored."""
+    """Flat learner inputs ``(n_max, H·W·C + F)`` of one team; team 1 is mirrored.
+
+    Written straight into the one output array (no intermediate mirrored copies).
+    """
     view, features = obs.view, obs.features
+    n, size = view.shape[0], view[0].size
+    out = np.empty((n, size + features.shape[1]), dtype=np.float32)
+    out_view = out[:, :size].reshape(view.shape)
     if team == 1:
-        view, features = mirror_observations(view, features)
-    return np.concatenate([view.reshape(view.shape[0], -1), features], axis=1)
+        mirror_observations(view, features, (out_view, out[:, size:]))
+    else:
+        out_view[...] = view
+        out[:, size:] = features
+    return out
 
 
 def to_engine_actions(actions: np.ndarray, team: int) -> np.ndarray:
