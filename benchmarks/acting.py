@@ -7,7 +7,8 @@ switched off by an unreachable ``learning_starts``): learner inputs of both team
 mirrored), one batched forward pass per team, sampling, one engine step through the
 adapter, the realised mean actions and two replay inserts. Parts alone, summed: a raw
 ``magent2.GridWorld`` loop of the same length (see ``env.py``) plus the same two forward
-passes of the acting network on inputs of the same shape. The preset's ε starts at 1, so
+passes of the acting network on inputs of the same shape (in the same chunks of at most
+``ACT_CHUNK`` agents that the learner uses). The preset's ε starts at 1, so
 both loops play uniform random actions. Writes ``benchmarks/results/acting.json``.
 """
 
@@ -19,10 +20,11 @@ import time
 
 import numpy as np
 import torch
-
 from common import battle_map_size, interleaved_best, table, write_result
 from env import raw_loop
+
 from mfmarl.algorithms import make_learner
+from mfmarl.algorithms.base import ACT_CHUNK
 from mfmarl.envs.battle import BattleConfig, BattleEnv
 from mfmarl.training.battle import BattleTrainConfig, battle_obs_dim, battle_preset, train_battle
 
@@ -75,13 +77,19 @@ def forwards_alone(battle: BattleConfig, algo: str = "mfq", steps: int = 50) -> 
     obs = torch.rand(2, 1, n, learner.obs_dim)
     mean = torch.rand(2, 1, n, d)
     args = (lambda t: (obs[t], mean[t])) if algo in ("mfq", "iql") else (lambda t: (obs[t],))
+    chunks = [slice(s, s + ACT_CHUNK) for s in range(0, n, ACT_CHUNK)]  # as Learner.act
+
+    def forward(t: int) -> None:
+        for c in chunks:
+            net(*(a[:, c] for a in args(t)))
+
     with torch.no_grad():
         for t in (0, 1):
-            net(*args(t))
+            forward(t)
         start = time.perf_counter()
         for _ in range(steps):
             for t in (0, 1):
-                net(*args(t))
+                forward(t)
     return (time.perf_counter() - start) / steps
 
 
@@ -90,8 +98,9 @@ def measure(team_size: int, steps: int, repeats: int) -> dict:
     actions = np.random.default_rng(0).integers(0, 21, (steps, 2, battle.n_agents))
     paths = {
         "acting": lambda: acting_loop(battle),
-        "engine": lambda: raw_loop(dataclasses.replace(battle, max_steps=steps + 1), actions)
-        / steps,
+        "engine": lambda: (
+            raw_loop(dataclasses.replace(battle, max_steps=steps + 1), actions) / steps
+        ),
         "forward": lambda: forwards_alone(battle, steps=min(steps, 50)),
     }
     best = interleaved_best(paths, repeats)

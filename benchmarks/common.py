@@ -28,9 +28,7 @@ def seconds(fn: Callable[[], Any]) -> float:
     return time.perf_counter() - start
 
 
-def interleaved_best(
-    paths: dict[str, Callable[[], float]], repeats: int
-) -> dict[str, float]:
+def interleaved_best(paths: dict[str, Callable[[], float]], repeats: int) -> dict[str, float]:
     """Run every path ``repeats`` times, round-robin, and keep each one's best (lowest) value.
 
     Each callable returns its own measured seconds (so setup can stay outside the timing).

@@ -20,12 +20,13 @@ Episodes are long enough that no reset falls inside a timed run. Writes
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 
 import numpy as np
 import torch
-
 from common import battle_map_size, interleaved_best, table, write_result
+
 from mfmarl.envs.battle import BattleConfig, BattleEnv, _add_armies, engine_config
 
 
@@ -98,9 +99,8 @@ def main(argv: list[str] | None = None) -> dict:
         config = BattleConfig(map_size=map_size, team_size=team_size, max_steps=steps + 1)
         actions = np.random.default_rng(0).integers(0, 21, (steps, 2, config.n_agents))
         paths = {
-            "raw": lambda: raw_loop(config, actions),
-            "adapter": lambda: adapter(config, actions),
-            "pettingzoo": lambda: pettingzoo(config, actions),
+            name: functools.partial(run, config, actions)
+            for name, run in (("raw", raw_loop), ("adapter", adapter), ("pettingzoo", pettingzoo))
         }
         best = interleaved_best(paths, args.repeats)
         sps = {k: steps / v for k, v in best.items()}

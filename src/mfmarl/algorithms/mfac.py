@@ -60,6 +60,7 @@ class MeanFieldActorCritic(Learner):
 
     def update(self, batch: Batch, step: int = 0) -> dict[str, float]:
         cfg = self.config
+        batch = self.compact(batch, self.critic.normalizer)
         if self.critic.normalizer is not None:
             self.critic.normalizer.update(batch.mean_action)
         # Critic: MF-Q target with the actor's policy at s'.

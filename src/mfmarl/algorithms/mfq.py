@@ -50,6 +50,7 @@ class MeanFieldQ(Learner):
 
     def update(self, batch: Batch, step: int = 0) -> dict[str, float]:
         cfg = self.config
+        batch = self.compact(batch, self.q.normalizer)
         if self.q.normalizer is not None:
             self.q.normalizer.update(batch.mean_action)
         with torch.no_grad():

@@ -42,6 +42,20 @@ class Batch(NamedTuple):
     """(B, n) 1.0 where the agent was alive at o_t (only those transitions count)."""
 
 
+def living_rows(batch: Batch) -> Batch:
+    """The batch's living agent-transitions only, as one step: every field ``(1, k, ...)``.
+
+    Rows whose ``alive`` is 0 count in no loss, so dropping them before the forward passes
+    changes no gradient and saves their compute when many agents are dead. The batch is
+    returned as it is when everyone (or no one) is alive.
+    """
+    mask = batch.alive > 0
+    k = int(mask.sum())
+    if k == mask.numel() or k == 0:
+        return batch
+    return Batch(*(field[mask].unsqueeze(0) for field in batch))
+
+
 class ObservationStore:
     """``(capacity, n, *obs_shape)`` observations, optionally split into uint8 and real columns.
 
@@ -142,9 +156,7 @@ class AgentReplay:
         self._next = 0
         shape = (capacity, n_agents)
         self.obs = ObservationStore(capacity, n_agents, obs_shape, obs_dtype, binary_columns)
-        self.next_obs = ObservationStore(
-            capacity, n_agents, obs_shape, obs_dtype, binary_columns
-        )
+        self.next_obs = ObservationStore(capacity, n_agents, obs_shape, obs_dtype, binary_columns)
         self.actions = np.zeros(shape, dtype=np.int64)
         self.mean_action = np.zeros(shape + (n_actions,), dtype=np.float32)
         self.next_mean_action = np.zeros(shape + (n_actions,), dtype=np.float32)

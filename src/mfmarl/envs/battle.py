@@ -404,15 +404,15 @@ class BattleEnv:
             raise RuntimeError("the episode is over; call reset()")
         n, io = self.n_max, self._io
         for team, actions in enumerate((actions_0, actions_1)):
-            actions = np.asarray(actions)
+            actions = np.asarray(actions, dtype=np.int64)
             if actions.shape != (n,):
                 raise ValueError(f"team {team}: actions {actions.shape}, need ({n},)")
             slots = self._slots[team]
-            act = np.ascontiguousarray(actions if len(slots) == n else actions[slots], np.int32)
+            act = actions if len(slots) == n else actions[slots]
             # one reduction catches both ends: negatives wrap to huge unsigned values
-            if act.size and int(act.view(np.uint32).max()) >= self.n_actions:
+            if act.size and int(act.view(np.uint64).max()) >= self.n_actions:
                 raise ValueError(f"team {team}: actions must be in [0, {self.n_actions})")
-            io.set_action(self.handles[team], act)
+            io.set_action(self.handles[team], act.astype(np.int32))
         engine_done = self.engine.step()
         self.steps += 1
         rewards = []
