@@ -79,6 +79,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--before-rev", default=BEFORE_REV, help="'' to skip 'before'")
     args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)  # as the workers (recorded with the machine facts)
     with tempfile.TemporaryDirectory() as tmp:
         sources = {"after": ROOT / "src"}
         before = checkout_src(args.before_rev, Path(tmp)) if args.before_rev else None
