@@ -158,11 +158,21 @@ def soft_update(
             tensors = (ModuleTensors.of(target), ModuleTensors.of(source))
         into, come = tensors
         if tau >= 1.0:
-            torch._foreach_copy_(into.parameters, come.parameters)
+            _copy_all(into.parameters, come.parameters)
         else:
             torch._foreach_lerp_(into.parameters, come.parameters, tau)
         if into.buffers:
-            torch._foreach_copy_(into.buffers, come.buffers)
+            _copy_all(into.buffers, come.buffers)
+
+
+def _copy_all(into: list[torch.Tensor], come: list[torch.Tensor]) -> None:
+    """``into[i].copy_(come[i])`` for all i, in one call where torch has ``_foreach_copy_``."""
+    foreach_copy = getattr(torch, "_foreach_copy_", None)
+    if foreach_copy is not None:
+        foreach_copy(into, come)
+        return
+    for a, b in zip(into, come):
+        a.copy_(b)
 
 
 def sample_categorical(probs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -266,9 +276,14 @@ class Learner:
         if self.config.optimizer == "sgd":
             return torch.optim.SGD(groups, lr=lr)
         # The fused kernel does the same Adam arithmetic in one pass over each tensor
-        # (measured 6x faster than the default per-tensor loop on this CPU).
-        fused = self.device.type in ("cpu", "cuda")
-        return torch.optim.Adam(groups, lr=lr, fused=fused)
+        # (measured 6x faster than the default per-tensor loop on a CPU). Torch before 2.4
+        # has no CPU kernel: fall back to the default implementation there.
+        if self.device.type in ("cpu", "cuda"):
+            try:
+                return torch.optim.Adam(groups, lr=lr, fused=True)
+            except (RuntimeError, ValueError):
+                pass
+        return torch.optim.Adam(groups, lr=lr)
 
     def masked_loss(self, values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Mean of ``values: (B, n)`` over living agents, times the number of parameter groups,
