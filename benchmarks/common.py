@@ -32,8 +32,11 @@ def interleaved_best(paths: dict[str, Callable[[], float]], repeats: int) -> dic
     """Run every path ``repeats`` times, round-robin, and keep each one's best (lowest) value.
 
     Each callable returns its own measured seconds (so setup can stay outside the timing).
-    The minimum is the least disturbed by other processes on the machine.
+    The minimum is the least disturbed by other processes on the machine. One untimed round
+    comes first (lazy initialisation: the engine's OpenMP pool, torch's kernels, imports).
     """
+    for run in paths.values():
+        run()
     best = {name: float("inf") for name in paths}
     for _ in range(repeats):
         for name, run in paths.items():
