@@ -180,9 +180,14 @@ def _preset_note(f: dataclasses.Field[Any]) -> str:
     return PRESET_NOTE
 
 
-def _add_common_run_options(parser: argparse.ArgumentParser) -> None:
+def _add_common_run_options(
+    parser: argparse.ArgumentParser, out_required: bool = True, default_scale: str = "quick"
+) -> None:
     parser.add_argument(
-        "--out", required=True, metavar="DIR", help="output directory (created if missing)"
+        "--out",
+        required=out_required,
+        metavar="DIR",
+        help="output directory (created if missing)",
     )
     parser.add_argument(
         "--force",
@@ -192,8 +197,9 @@ def _add_common_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--scale",
         choices=SCALES,
-        default="quick",
-        help="preset budget: quick (short) or paper (the longer budget) [default: quick]",
+        default=default_scale,
+        help="preset budget: quick (short) or paper (the longer budget) "
+        f"[default: {default_scale}]",
     )
 
 
@@ -248,9 +254,18 @@ def _train_battle_parser(commands: Any) -> None:
         description="Train one learner on the MAgent2 Battle game by self-play (method.md "
         "6.3): one learner plays both armies, the right one mirrored. Defaults come from the "
         "preset for (--algo, --scale); every other option overrides it. Writes config.json, "
-        "metrics.csv, tb/, checkpoint/ and summary.json into --out.",
+        "metrics.csv, tb/, checkpoint/ and summary.json into --out. Presets: paper (64 v 64 "
+        "on 40×40, 400 steps, 2000 episodes: hours) and quick (16 v 16 on 24×24, 200 steps).",
     )
-    _add_common_run_options(p)
+    _add_common_run_options(p, out_required=False, default_scale="paper")
+    p.add_argument(
+        "--resume",
+        metavar="DIR",
+        default=None,
+        help="continue the killed or stopped run in DIR from its last checkpoint, with the "
+        "config recorded there (networks, optimizer state, counters and generators restored; "
+        "the replay buffer is refilled); takes no other settings",
+    )
     p.add_argument(
         "--checkpoint-every",
         type=int,
@@ -392,28 +407,48 @@ def _reproduce_ising_parser(commands: Any) -> None:
     p.set_defaults(handler=_cmd_reproduce_ising)
 
 
+PLAYER_HELP = (
+    "a player: a training run's --out directory (its latest checkpoint), a checkpoint "
+    "directory, or a built-in: random (uniform actions) or attack-nearest (scripted)"
+)
+
+
+def _add_match_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("player_a", metavar="PLAYER_A", help=PLAYER_HELP)
+    p.add_argument("player_b", metavar="PLAYER_B", help=PLAYER_HELP)
+    p.add_argument(
+        "--map-size",
+        type=int,
+        default=None,
+        help="map side [default: the checkpoints' training map, else 40]",
+    )
+    p.add_argument(
+        "--team-size",
+        type=int,
+        default=None,
+        help="agents per team [default: the checkpoints', else the battle layout's: 64 on a "
+        "40 map]",
+    )
+    p.add_argument(
+        "--max-steps",
+        type=int,
+        default=None,
+        help="steps per round at most [default: the checkpoints', else 400]",
+    )
+
+
 def _battle_parser(commands: Any) -> None:
     p = commands.add_parser(
         "battle",
         help="play two battle players against each other",
         description="Play R rounds of Battle (MAgent2) between PLAYER_A and PLAYER_B, sides "
-        "swapped in every second round; a round is won by the side with more kills. Writes "
-        "results.json into --out.",
+        "swapped in every second round; a round is won by the side with more kills (a tie "
+        "is neither). Writes results.json (wins, ties, win rates with 95%% Wilson intervals, "
+        "mean kills, survivors and reward) into --out.",
     )
-    p.add_argument("player_a", metavar="PLAYER_A", help="a built-in player: random, attack-nearest")
-    p.add_argument("player_b", metavar="PLAYER_B", help="a built-in player: random, attack-nearest")
+    _add_match_options(p)
     p.add_argument("--rounds", type=int, default=50, help="rounds to play [default: 50]")
     p.add_argument("--seed", type=int, default=0, help="seed of round 0 (round r: seed + r)")
-    p.add_argument("--map-size", type=int, default=40, help="map side [default: 40]")
-    p.add_argument(
-        "--team-size",
-        type=int,
-        default=None,
-        help="agents per team [default: the battle layout's, 64 on a 40 map]",
-    )
-    p.add_argument(
-        "--max-steps", type=int, default=400, help="steps per round at most [default: 400]"
-    )
     p.add_argument(
         "--out", required=True, metavar="DIR", help="output directory (created if missing)"
     )
@@ -429,6 +464,267 @@ def _battle_parser(commands: Any) -> None:
         help="show a progress bar on stderr [default: on]",
     )
     p.set_defaults(handler=_cmd_battle)
+
+
+def _render_parser(commands: Any) -> None:
+    p = commands.add_parser(
+        "render",
+        help="write an animated GIF of one battle round",
+        description="Play one round of Battle with PLAYER_A on the left (red) and PLAYER_B "
+        "on the right (blue) and write it as an animated GIF (drawn headless: one pixel "
+        "block per cell, paler with lower hp).",
+    )
+    _add_match_options(p)
+    p.add_argument("--out", required=True, metavar="FILE", help="the GIF to write, e.g. battle.gif")
+    p.add_argument("--seed", type=int, default=0, help="seed of the round [default: 0]")
+    p.add_argument("--fps", type=float, default=10.0, help="frames per second [default: 10]")
+    p.add_argument("--cell", type=int, default=8, help="pixels per grid cell [default: 8]")
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    p.set_defaults(handler=_cmd_render)
+
+
+# -- tournaments, the battle reproduction, sweeps; local processes or Ray -------------------------
+EXECUTOR_EPILOG = (
+    "Parallelism: by default the tasks (training runs, pairs' matches) run in --workers local "
+    "processes, one torch thread each. --ray starts a local Ray runtime with --workers CPUs; "
+    "--ray-address HOST:PORT (or ray://HOST:PORT, or auto) joins an existing Ray cluster, "
+    "one Ray task per training run or match. Ray needs 'pip install mfmarl[ray]' and, on a "
+    "cluster, mfmarl on every node and an --out directory on a file system every node shares: "
+    "checkpoints and results travel as files there. Results are the same either way for the "
+    "same seeds. A failed task is reported with its error; the others still run and are "
+    "written, and the command then exits with code 1."
+)
+
+
+def _add_executor_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("parallelism", "local worker processes or Ray")
+    group.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="parallel worker processes (or local Ray CPUs), one torch thread each "
+        f"[default: number of CPUs, {os.cpu_count() or 1} here]",
+    )
+    ray = group.add_mutually_exclusive_group()
+    ray.add_argument(
+        "--ray",
+        action="store_true",
+        help="run the tasks on a local Ray runtime started with --workers CPUs",
+    )
+    ray.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDR",
+        help="run the tasks on the Ray cluster at ADDR (host:port, ray://host:port or auto)",
+    )
+
+
+def _add_out_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--out", required=True, metavar="DIR", help="output directory (created if missing)"
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="reuse a non-empty --out, deleting mfmarl's earlier outputs there",
+    )
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="show a progress bar on stderr [default: on]",
+    )
+
+
+def _tournament_parser(commands: Any) -> None:
+    p = commands.add_parser(
+        "tournament",
+        help="round-robin tournament of battle players with ratings",
+        description="Every pair of PLAYERs plays R rounds of Battle (exactly `mfmarl battle A "
+        "B --rounds R --seed S`: sides swapped every other round, a round won by the side "
+        "with more kills). Writes results.json (players, rounds, win_rate, ties, ratings), "
+        "matches/<i>-<j>.json, cross_play.png and report.md into --out. Ratings: "
+        "Bradley-Terry by maximum likelihood (ties count half a win each, one virtual tie per "
+        "pair), with 95% bootstrap intervals over rounds resampled within each pair.",
+        epilog=EXECUTOR_EPILOG,
+    )
+    p.add_argument(
+        "players",
+        nargs="+",
+        metavar="PLAYER",
+        help="a training run directory, a checkpoint directory, or a built-in: random, "
+        "attack-nearest (at least 2)",
+    )
+    p.add_argument("--rounds", type=int, default=50, help="rounds per pair [default: 50]")
+    p.add_argument("--seed", type=int, default=0, help="seed of round 0 (round r: seed + r)")
+    p.add_argument(
+        "--map-size",
+        type=int,
+        default=None,
+        help="map side [default: from the checkpoints, else 40]",
+    )
+    p.add_argument(
+        "--team-size",
+        type=int,
+        default=None,
+        help="agents per team [default: from the checkpoints, else the battle layout's]",
+    )
+    p.add_argument(
+        "--max-steps",
+        type=int,
+        default=None,
+        help="steps per round at most [default: from the checkpoints, else 400]",
+    )
+    p.add_argument(
+        "--resamples",
+        type=int,
+        default=2000,
+        help="bootstrap resamples for the rating intervals [default: 2000]",
+    )
+    _add_out_options(p)
+    _add_executor_options(p)
+    p.set_defaults(handler=_cmd_tournament)
+
+
+SET_HELP = (
+    "KEY=VALUE[,VALUE...]: a setting of train battle by its field name (a BattleConfig, "
+    "AlgorithmConfig or BattleTrainConfig field, e.g. lr, gamma, map_size, episodes, "
+    "neighbourhood); values are checked against the field's type. Repeat --set for more keys"
+)
+
+
+def _reproduce_battle_parser(commands: Any) -> None:
+    p = commands.add_parser(
+        "battle",
+        help="the paper's Battle comparison (MF-Q, MF-AC, IL, AC × seeds, then a tournament)",
+        description="Train mfq, mfac, iql and iac for K seeds each by self-play on Battle "
+        "(the train battle preset of --scale; one run directory each under --out/runs), then "
+        "play the tournament of every trained player plus random and attack-nearest "
+        "(--out/tournament), and write results.json (per-algorithm ratings, cross-play, win "
+        "rate vs random), learning_curves.png, best_two.gif and report.md (win rates with "
+        "Wilson intervals, the paper's ordering MF-Q > IL > MF-AC > AC against the measured "
+        "one). --scale quick (16 v 16 on 24×24, 300 episodes) takes about 35-45 minutes on 2 "
+        "cores with K = 1; --scale paper (64 v 64 on 40×40, 2000 episodes) takes about 46 "
+        "CPU hours per seed on such cores (printed before it starts). For a smoke test: "
+        "--episodes 2 --max-steps 10 --map-size 20 --rounds 2.",
+        epilog=EXECUTOR_EPILOG,
+    )
+    _add_common_run_options(p)
+    p.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        metavar="K",
+        help="seeds per algorithm: seeds 0 .. K-1 [default: 1]",
+    )
+    p.add_argument(
+        "--algos",
+        nargs="+",
+        choices=ALGORITHMS,
+        default=list(ALGORITHMS),
+        metavar="ALGO",
+        help=f"algorithms to train, from {{{', '.join(ALGORITHMS)}}} [default: all]",
+    )
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=50,
+        help="tournament rounds per pair of players [default: 50, the paper's]",
+    )
+    p.add_argument(
+        "--episodes",
+        type=int,
+        default=None,
+        help="training episodes per run; the ε and β schedules follow [default: the preset's]",
+    )
+    p.add_argument("--map-size", type=int, default=None, help="map side [default: the preset's]")
+    p.add_argument(
+        "--max-steps",
+        type=int,
+        default=None,
+        help="steps per episode at most; the ε and β schedules follow [default: the preset's]",
+    )
+    p.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=SET_HELP.replace("[,VALUE...]", "") + " (one value each here)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of the tournament and bootstrap [default: 0]"
+    )
+    p.add_argument(
+        "--resamples",
+        type=int,
+        default=2000,
+        help="bootstrap resamples for the rating intervals [default: 2000]",
+    )
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="show a progress bar on stderr [default: on]",
+    )
+    _add_executor_options(p)
+    p.set_defaults(handler=_cmd_reproduce_battle)
+
+
+def _sweep_parser(commands: Any) -> None:
+    sweep = commands.add_parser(
+        "sweep",
+        help="train over a grid of seeds and settings",
+        description="Train over a grid of algorithms, settings and seeds.",
+    )
+    envs = sweep.add_subparsers(dest="env", metavar="ENV", required=True)
+    p = envs.add_parser(
+        "battle",
+        help="sweep train battle over algorithms, --set values and seeds",
+        description="Train one Battle self-play run (train battle, from the --scale preset) "
+        "for every combination of --algo, --set values and --seeds, each in --out/runs/"
+        "<algo>_<key>=<value>..._s<seed>, one task each; then each run plays "
+        "--eval-rounds rounds against random and against attack-nearest. Writes "
+        "results.json (every run: settings, status, error, summary, win rates) and "
+        "report.md. Example: mfmarl sweep battle --algo mfq iql --seeds 0 1 --set "
+        "lr=1e-4,3e-4 --set episodes=100 --out runs/sweep (8 runs). Changing episodes or "
+        "max_steps rescales the ε and β schedules unless they are set too.",
+        epilog=EXECUTOR_EPILOG,
+    )
+    _add_common_run_options(p)
+    p.add_argument(
+        "--algo",
+        nargs="+",
+        choices=ALGORITHMS,
+        default=["mfq"],
+        metavar="ALGO",
+        help=f"algorithms, from {{{', '.join(ALGORITHMS)}}} [default: mfq]",
+    )
+    p.add_argument(
+        "--seeds", type=int, nargs="+", default=[0], metavar="S", help="seeds [default: 0]"
+    )
+    p.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
+        help=SET_HELP,
+    )
+    p.add_argument(
+        "--eval-rounds",
+        type=int,
+        default=20,
+        help="rounds against each built-in player after training (0: none) [default: 20]",
+    )
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="show a progress bar on stderr [default: on]",
+    )
+    _add_executor_options(p)
+    p.set_defaults(handler=_cmd_sweep_battle)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -457,7 +753,11 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce_envs = reproduce.add_subparsers(dest="env", metavar="EXPERIMENT", required=True)
     _reproduce_squeeze_parser(reproduce_envs)
     _reproduce_ising_parser(reproduce_envs)
+    _reproduce_battle_parser(reproduce_envs)
     _battle_parser(commands)
+    _render_parser(commands)
+    _tournament_parser(commands)
+    _sweep_parser(commands)
     return parser
 
 
@@ -502,28 +802,58 @@ def _command_line(args: argparse.Namespace) -> list[str]:
 def _cmd_train_battle(args: argparse.Namespace) -> int:
     import torch  # noqa: F401  (torch before magent2, which sets OMP_NUM_THREADS)
 
-    from mfmarl.training.battle import battle_preset, run_battle_training
+    from mfmarl.training.battle import battle_preset, load_battle_run, run_battle_training
     from mfmarl.training.rundir import RUN_OUTPUTS, prepare_run_dir
 
     algo_overrides = given(args, "algo")
-    battle, algo_config, train_config = battle_preset(algo_overrides.get("algo", "mfq"), args.scale)
-    battle = _replace(battle, given(args, "battle"))
-    algo_config = _replace(algo_config, algo_overrides)
-    train_config = _replace(train_config, given(args, "train"))
-    out = prepare_run_dir(args.out, args.force, RUN_OUTPUTS)
-    summary = run_battle_training(
-        battle,
-        algo_config,
-        train_config,
-        out,
-        progress=args.progress,
-        checkpoint_every=args.checkpoint_every,
-        command=_command_line(args),
-    )
+    overrides = {**given(args, "battle"), **algo_overrides, **given(args, "train")}
+    if args.resume is not None:
+        if args.out is not None or overrides:
+            raise ConfigError(
+                "--resume DIR continues the run's own config: drop --out and "
+                f"the settings ({', '.join(sorted(overrides)) or '--out'})"
+            )
+        out = Path(args.resume)
+        if not (out / "config.json").is_file():
+            raise ConfigError(f"--resume {out}: no training run there (config.json missing)")
+        battle, algo_config, train_config, every = load_battle_run(out)
+        summary = run_battle_training(
+            battle,
+            algo_config,
+            train_config,
+            out,
+            args.progress,
+            every,
+            resume=True,
+            should_stop=args.stop,
+        )
+    else:
+        if args.out is None:
+            raise ConfigError("--out DIR is required (or --resume DIR)")
+        battle, algo_config, train_config = battle_preset(
+            algo_overrides.get("algo", "mfq"), args.scale
+        )
+        battle = _replace(battle, given(args, "battle"))
+        algo_config = _replace(algo_config, algo_overrides)
+        train_config = _replace(train_config, given(args, "train"))
+        out = prepare_run_dir(args.out, args.force, RUN_OUTPUTS)
+        summary = run_battle_training(
+            battle,
+            algo_config,
+            train_config,
+            out,
+            progress=args.progress,
+            checkpoint_every=args.checkpoint_every,
+            command=_command_line(args),
+            should_stop=args.stop,
+        )
+    if summary["stopped_early"]:
+        print(f"stopped; continue with: {PROG} train battle --resume {out}", file=sys.stderr)
     print(
         f"{summary['algo']} battle {summary['team_size']} v {summary['team_size']} on "
-        f"{summary['map_size']}x{summary['map_size']}: {summary['episodes']} episodes in "
-        f"{summary['seconds']:.0f} s ({summary['seconds_per_episode']:.2f} s/episode, "
+        f"{summary['map_size']}x{summary['map_size']} ({summary['device']}): "
+        f"{summary['episodes_this_session']} episodes in {summary['seconds']:.0f} s "
+        f"({summary['seconds_per_episode']:.2f} s/episode, "
         f"{summary['env_steps_per_second']:.1f} env steps/s)"
     )
     print(f"wrote {out}/: config.json, metrics.csv, tb/, checkpoint/, summary.json")
@@ -659,22 +989,26 @@ def _cmd_reproduce_ising(args: argparse.Namespace) -> int:
     return 0
 
 
+def _match_setup(args: argparse.Namespace) -> tuple[Any, tuple[Any, Any], tuple[str, str]]:
+    """The battle config and the two players of ``battle`` / ``render``."""
+    from mfmarl.evaluation.players import make_player, match_config
+
+    names = (args.player_a, args.player_b)
+    players = (make_player(names[0]), make_player(names[1]))
+    config = match_config(players, args.map_size, args.team_size, args.max_steps)
+    return config, players, names
+
+
 def _cmd_battle(args: argparse.Namespace) -> int:
     import torch  # noqa: F401 - before magent2, which sets OMP_NUM_THREADS on import
     from tqdm import tqdm
 
-    from mfmarl.envs.battle import BattleConfig
     from mfmarl.evaluation.battle import play_match
-    from mfmarl.evaluation.players import make_player
     from mfmarl.training.rundir import EXPERIMENT_OUTPUTS, prepare_run_dir, write_json_atomic
 
     if args.rounds < 1:
         raise ConfigError(f"--rounds={args.rounds} must be >= 1")
-    config = BattleConfig(
-        map_size=args.map_size, team_size=args.team_size, max_steps=args.max_steps
-    )
-    names = (args.player_a, args.player_b)
-    players = (make_player(names[0]), make_player(names[1]))
+    config, players, names = _match_setup(args)
     out = prepare_run_dir(args.out, args.force, EXPERIMENT_OUTPUTS)
     score = [0, 0]
     with tqdm(
@@ -702,6 +1036,226 @@ def _cmd_battle(args: argparse.Namespace) -> int:
     )
     print(f"results: {out / 'results.json'}")
     return 0
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    import torch  # noqa: F401 - before magent2, which sets OMP_NUM_THREADS on import
+
+    from mfmarl.evaluation.render import render_battle_gif
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".gif":
+        raise ConfigError(f"--out {out}: the file name must end in .gif")
+    if out.exists() and not args.force:
+        raise ConfigError(f"--out {out} exists; pass --force to overwrite it")
+    if args.fps <= 0 or args.cell < 1:
+        raise ConfigError(f"--fps={args.fps} must be > 0 and --cell={args.cell} >= 1")
+    config, players, names = _match_setup(args)
+    if not out.parent.is_dir():
+        raise ConfigError(f"--out {out}: no such directory {out.parent}")
+    result = render_battle_gif(config, players, out, args.seed, args.fps, args.cell)
+    print(
+        f"{names[0]} (red) vs {names[1]} (blue) on a {config.map_size} map: kills "
+        f"{result.kills[0]} : {result.kills[1]} in {result.steps} steps"
+    )
+    print(f"wrote {out}")
+    return 0
+
+
+@contextlib.contextmanager
+def _executor(args: argparse.Namespace) -> Iterator[Any]:
+    """The executor chosen by --workers / --ray / --ray-address, closed afterwards."""
+    from mfmarl.training.executor import make_executor
+
+    if args.workers < 1:
+        raise ConfigError(f"--workers={args.workers} must be >= 1")
+    executor = make_executor(args.workers, args.ray, args.ray_address)
+    try:
+        yield executor
+    finally:
+        executor.close()
+
+
+def _task_bar(args: argparse.Namespace, total: int, desc: str, unit: str) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, disable=not args.progress)
+
+
+def _report_failures(failures: Sequence[Any], total: int, what: str, plural: str, out: Path) -> int:
+    """Exit code 1 and one line per failed task on stderr, or 0 when none failed."""
+    if not failures:
+        return 0
+    for failure in failures:
+        print(f"{PROG}: {what} {failure.key} failed: {failure.error}", file=sys.stderr)
+    print(
+        f"{PROG}: {len(failures)} of {total} {plural} failed; the rest is written in {out}/ "
+        "(see failures.json)",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def _cmd_tournament(args: argparse.Namespace) -> int:
+    import torch  # noqa: F401 - before magent2, which sets OMP_NUM_THREADS on import
+
+    from mfmarl.evaluation.tournament import (
+        TOURNAMENT_OUTPUTS,
+        check_players,
+        run_tournament,
+        summary_text,
+    )
+    from mfmarl.training.rundir import prepare_run_dir
+
+    if args.rounds < 1:
+        raise ConfigError(f"--rounds={args.rounds} must be >= 1")
+    if args.resamples < 1:
+        raise ConfigError(f"--resamples={args.resamples} must be >= 1")
+    config = check_players(
+        args.players, args.players, args.map_size, args.team_size, args.max_steps
+    )
+    with _executor(args) as executor:
+        out = prepare_run_dir(args.out, args.force, TOURNAMENT_OUTPUTS)
+        n = len(args.players)
+        pairs = n * (n - 1) // 2
+        print(
+            f"{n} players, {pairs} pairs x {args.rounds} rounds on a {config.map_size} map "
+            f"({config.n_agents} v {config.n_agents}), {executor.description}"
+        )
+        with _task_bar(args, pairs, "matches", "match") as bar:
+
+            def done(result: Any) -> None:
+                bar.set_postfix_str(result.key if result.ok else f"{result.key}: FAILED")
+                bar.update(1)
+
+            outcome = run_tournament(
+                args.players,
+                config,
+                args.rounds,
+                args.seed,
+                out,
+                executor,
+                resamples=args.resamples,
+                on_done=done,
+                should_stop=args.stop,
+                command=_command_line(args),
+            )
+    print(summary_text(outcome))
+    print(f"results: {out / 'results.json'}")
+    print(f"report:  {out / 'report.md'}")
+    print(f"plot:    {out / 'cross_play.png'}")
+    return _report_failures(outcome.failures, pairs, "match", "matches", out)
+
+
+def _fixed_settings(items: Sequence[str]) -> dict[str, Any]:
+    """``--set KEY=VALUE`` with one value each."""
+    from mfmarl.evaluation.battle_runs import parse_assignments
+
+    grid = parse_assignments(items)
+    for key, values in grid.items():
+        if len(values) != 1:
+            raise ConfigError(f"--set {key}: give one value here (sweeps: mfmarl sweep battle)")
+    return {key: values[0] for key, values in grid.items()}
+
+
+def _cmd_reproduce_battle(args: argparse.Namespace) -> int:
+    import torch  # noqa: F401 - before magent2, which sets OMP_NUM_THREADS on import
+
+    from mfmarl.evaluation.battle_reproduce import (
+        BATTLE_OUTPUTS,
+        BattleExperiment,
+        cost_text,
+        plan_runs,
+        reproduce_battle,
+        summary_text,
+    )
+    from mfmarl.training.rundir import prepare_run_dir
+
+    overrides = _fixed_settings(args.settings)
+    for key in ("episodes", "map_size", "max_steps"):
+        value = getattr(args, key)
+        if value is not None:
+            overrides[key] = value
+    experiment = BattleExperiment(
+        scale=args.scale,
+        seeds=args.seeds,
+        algos=tuple(args.algos),
+        rounds=args.rounds,
+        resamples=args.resamples,
+        overrides=overrides,
+        seed=args.seed,
+    )
+    jobs = plan_runs(experiment, Path(args.out))  # validates every run's config before writing
+    with _executor(args) as executor:
+        out = prepare_run_dir(args.out, args.force, BATTLE_OUTPUTS)
+        players = len(jobs) + 2
+        total = len(jobs) + players * (players - 1) // 2
+        print(
+            f"{len(jobs)} training runs, then a {players}-player tournament, on "
+            f"{executor.description}, into {out}"
+        )
+        print(cost_text(experiment, args.workers))
+        with _task_bar(args, total, "tasks", "task") as bar:
+
+            def done(result: Any) -> None:
+                note = f"{result.seconds:.0f} s" if result.ok else "FAILED"
+                bar.set_postfix_str(f"{result.key}: {note}")
+                bar.update(1)
+
+            outcome = reproduce_battle(
+                experiment,
+                out,
+                executor,
+                args.workers,
+                done,
+                command=_command_line(args),
+                should_stop=args.stop,
+            )
+    print(summary_text(outcome.results))
+    print(f"{outcome.results['seconds'] / 60:.1f} min")
+    print(f"results: {out / 'results.json'}")
+    print(f"report:  {out / 'report.md'}")
+    return _report_failures(outcome.failures, outcome.tasks, "task", "tasks", out)
+
+
+def _cmd_sweep_battle(args: argparse.Namespace) -> int:
+    import torch  # noqa: F401 - before magent2, which sets OMP_NUM_THREADS on import
+
+    from mfmarl.evaluation.battle_runs import parse_assignments
+    from mfmarl.evaluation.sweep import SWEEP_OUTPUTS, SweepExperiment, plan_sweep, run_sweep
+    from mfmarl.training.rundir import prepare_run_dir
+
+    if args.eval_rounds < 0:
+        raise ConfigError(f"--eval-rounds={args.eval_rounds} must be >= 0")
+    experiment = SweepExperiment(
+        algos=tuple(dict.fromkeys(args.algo)),
+        seeds=tuple(args.seeds),
+        scale=args.scale,
+        grid=parse_assignments(args.settings),
+        eval_rounds=args.eval_rounds,
+    )
+    jobs = plan_sweep(experiment, Path(args.out))  # validates every run's config before writing
+    with _executor(args) as executor:
+        out = prepare_run_dir(args.out, args.force, SWEEP_OUTPUTS)
+        print(f"{len(jobs)} runs on {executor.description} into {out}/runs")
+        with _task_bar(args, len(jobs), "runs", "run") as bar:
+
+            def done(result: Any) -> None:
+                note = f"{result.seconds:.0f} s" if result.ok else "FAILED"
+                bar.set_postfix_str(f"{result.key}: {note}")
+                bar.update(1)
+
+            outcome = run_sweep(
+                experiment, out, executor, done, _command_line(args), should_stop=args.stop
+            )
+    for run in outcome.results["runs"]:
+        vs = run["vs_random"]
+        status = "ok" if run["status"] == "ok" else f"FAILED ({run['error']})"
+        win = "" if vs is None else f", vs random {vs:.2f}"
+        print(f"{run['name']}: {status}{win}")
+    print(f"results: {out / 'results.json'}")
+    print(f"report:  {out / 'report.md'}")
+    return _report_failures(outcome.failures, len(jobs), "run", "runs", out)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

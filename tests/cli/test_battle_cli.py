@@ -90,3 +90,49 @@ def test_corrupt_checkpoint_is_refused(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["battle", str(tmp_path / "ckpt"), "random", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def _trained_run(tmp_path: Path, name: str, map_size: int) -> Path:
+    run = tmp_path / name
+    args = ["train", "battle", "--scale", "quick", "--out", str(run), "--map-size", str(map_size)]
+    extra = ["--max-steps", "5", "--episodes", "1", "--learning-starts", "16", "--no-progress"]
+    assert main([*args, *extra]) == 0
+    return run
+
+
+def test_map_and_team_come_from_the_checkpoint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = _trained_run(tmp_path, "run", 16)
+    capsys.readouterr()
+    out = tmp_path / "o"
+    assert main(["battle", str(run), "random", "--rounds", "2", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "on a 16 map, 6 v 6" in printed  # the 16 map's layout holds 6 v 6
+    assert json.loads((out / "results.json").read_text())["rounds"] == 2
+    # a player trained on another map: the settings disagree and must be given
+    other = _trained_run(tmp_path, "other", 20)
+    capsys.readouterr()
+    assert main(["battle", str(run), str(other), "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "different map_size (16, 20); give --map-size" in err and len(err.splitlines()) == 1
+    both = ["battle", str(run), str(other), "--rounds", "1", "--map-size", "20"]
+    assert main([*both, "--out", str(tmp_path / "y"), "--no-progress"]) == 0
+
+
+def test_render_writes_an_animated_gif(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import imageio.v3 as iio
+
+    gif = tmp_path / "battle.gif"
+    args = ["render", "attack-nearest", "random", "--map-size", "20", "--max-steps", "30"]
+    assert main([*args, "--out", str(gif), "--cell", "4"]) == 0
+    frames = iio.imread(gif, index=None)
+    # one frame after the reset and one per step; 20 cells of 4 pixels plus a 2-pixel border
+    assert frames.ndim == 4 and 2 <= frames.shape[0] <= 31 and frames.shape[1:3] == (84, 84)
+    assert "kills" in capsys.readouterr().out
+    assert main([*args, "--out", str(gif)]) == 2  # exists: needs --force
+    assert main([*args, "--out", str(tmp_path / "battle.png")]) == 2
+    assert main(["render", "nobody", "random", "--out", str(tmp_path / "n.gif")]) == 2
+    assert not (tmp_path / "n.gif").exists()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and all(line.startswith("mfmarl: error:") for line in err)

@@ -33,13 +33,20 @@ class RoundResult:
 
 
 def play_round(
-    env: BattleEnv, players: tuple[Player, Player], seed: int, a_side: int
+    env: BattleEnv,
+    players: tuple[Player, Player],
+    seed: int,
+    a_side: int,
+    on_step: Callable[[BattleEnv], None] | None = None,
 ) -> RoundResult:
-    """Play one episode; ``players[0]`` (A) controls team ``a_side``."""
+    """Play one episode; ``players[0]`` (A) controls team ``a_side``. ``on_step`` sees the
+    environment after the reset and after every step (to render it, say)."""
     by_team = (players[0], players[1]) if a_side == 0 else (players[1], players[0])
     obs = env.reset(seed)
     for team, player in enumerate(by_team):
         player.reset(env.config, team, seed * 2 + team)
+    if on_step is not None:
+        on_step(env)
     totals = np.zeros(2)
     done = False
     while not done:
@@ -47,6 +54,8 @@ def play_round(
         step = env.step(actions[0], actions[1])
         totals += [float(step.rewards[0].sum()), float(step.rewards[1].sum())]
         obs, done = step.obs, step.done
+        if on_step is not None:
+            on_step(env)
     kills, alive = env.kills, env.alive_counts
     order = (a_side, 1 - a_side)
     return RoundResult(

@@ -7,27 +7,21 @@ an opponent in reach, else move toward the nearest opponent). Trained learners i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 
 from mfmarl.algorithms import Learner
 from mfmarl.core.errors import ConfigError, require
-from mfmarl.envs.battle import (
-    ATTACK_BASE,
-    ATTACKS,
-    MOVES,
-    N_ACTIONS,
-    STAY,
-    VIEW_RADIUS,
-    BattleConfig,
-    TeamObs,
-)
+from mfmarl.envs.battle import BattleConfig, TeamObs
+from mfmarl.envs.scripted import attack_nearest_actions, random_actions
 from mfmarl.training.battle import realised_mean_action, team_inputs, to_engine_actions
-from mfmarl.training.checkpoint import learner_from_checkpoint
+from mfmarl.training.checkpoint import META_FILE, learner_from_checkpoint, resolve_checkpoint_dir
 from mfmarl.training.loop import fill_mean_action
+from mfmarl.training.rundir import read_json
 
 
 class Player(Protocol):
@@ -57,61 +51,47 @@ class RandomPlayer:
         self.rng = np.random.default_rng(seed)
 
     def act(self, obs: TeamObs) -> np.ndarray:
-        return np.asarray(self.rng.integers(0, N_ACTIONS, size=obs.alive.shape[0]))
+        return random_actions(obs, self.rng)
 
 
 class AttackNearestPlayer:
     """Scripted: attack the weakest opponent in the 8 cells around, else step toward the
-    nearest living opponent (by grid position). Whole-team numpy, no per-agent loop."""
+    nearest living opponent (:func:`~mfmarl.envs.scripted.attack_nearest_actions`)."""
 
     name = "attack-nearest"
 
     def __init__(self, opponent_channel: int = 3) -> None:
         self.opponent_channel = opponent_channel
         self.rng = np.random.default_rng(0)
-        self._rows = VIEW_RADIUS + ATTACKS[:, 1]
-        self._cols = VIEW_RADIUS + ATTACKS[:, 0]
 
     def reset(self, config: BattleConfig, team: int, seed: int) -> None:
         self.opponent_channel = 4 if config.minimap else 3
         self.rng = np.random.default_rng(seed)
 
     def act(self, obs: TeamObs) -> np.ndarray:
-        n = obs.alive.shape[0]
-        actions = np.full(n, STAY, dtype=np.int64)
-        enemies = obs.opponent_positions
-        if enemies.shape[0] == 0:
-            return actions
-        # move: the move that brings the agent closest (Chebyshev, then Euclid) to a cell next
-        # to its nearest opponent; random tie-breaks keep blocked agents from freezing
-        pos = obs.positions
-        gap = enemies[None, :, :] - pos[:, None, :]  # (n, m, 2)
-        nearest = np.argmin((gap**2).sum(-1), axis=1)
-        target = enemies[nearest]  # (n, 2)
-        after = pos[:, None, :] + MOVES[None, :, :]  # (n, 13, 2)
-        delta = np.abs(after - target[:, None, :])
-        cheb = delta.max(-1)
-        cost = np.abs(cheb - 1) * 100.0 + (delta**2).sum(-1) + self.rng.random(cheb.shape)
-        cost[cheb == 0] = np.inf  # the opponent's own cell is taken
-        actions[:] = np.argmin(cost, axis=1)
-        # attack: opponents in the 8 attack cells, weakest (lowest hp) first
-        ch = self.opponent_channel
-        present = obs.view[:, self._rows, self._cols, ch] > 0  # (n, 8)
-        hp = obs.view[:, self._rows, self._cols, ch + 1]
-        score = np.where(present, hp, np.inf)
-        can_attack = present.any(axis=1)
-        actions[can_attack] = ATTACK_BASE + np.argmin(score[can_attack], axis=1)
-        return actions
+        return attack_nearest_actions(obs, self.rng, self.opponent_channel)
 
 
 class LearnerPlayer:
     """A trained learner from a checkpoint: one batched forward pass per step on the team's
     observations (mirrored on the right side, as in training) and the previous step's ā; it
-    samples from the learner's policy without the training-time ε."""
+    samples from the learner's policy without the training-time ε. ``trained_on``: the
+    battle settings recorded in its checkpoint; ``neighbourhood``/``radius``: how its ā is
+    formed, as in training."""
 
-    def __init__(self, learner: Learner, name: str) -> None:
+    def __init__(
+        self,
+        learner: Learner,
+        name: str,
+        trained_on: BattleConfig | None = None,
+        neighbourhood: str = "team",
+        radius: int = 6,
+    ) -> None:
         self.learner = learner
         self.name = name
+        self.trained_on = trained_on
+        self.neighbourhood = neighbourhood
+        self.radius = radius
         self.team = 0
         self.config = BattleConfig()
         self.previous: np.ndarray | None = None
@@ -131,20 +111,67 @@ class LearnerPlayer:
         mean = torch.as_tensor(self.previous).unsqueeze(0)
         probs = learner.policy(inputs, mean, learner.env_steps)[0]
         actions = torch.multinomial(probs, 1, generator=self.generator).squeeze(-1).numpy()
-        self.previous = realised_mean_action(actions, obs, d, learner.config.initial_mean_action)
+        self.previous = realised_mean_action(
+            actions,
+            obs,
+            d,
+            learner.config.initial_mean_action,
+            self.neighbourhood,
+            self.radius,
+            self.config.map_size,
+        )
         return to_engine_actions(actions, self.team)
 
 
 def load_learner_player(spec: str) -> LearnerPlayer:
     """A training run's ``--out`` directory (its ``checkpoint/``) or a checkpoint directory."""
     path = Path(spec)
-    checkpoint = path / "checkpoint" if (path / "checkpoint").is_dir() else path
+    run_checkpoint = path / "checkpoint"
+    is_run = run_checkpoint.is_dir() or run_checkpoint.with_name("checkpoint.old").is_dir()
+    checkpoint = resolve_checkpoint_dir(run_checkpoint if is_run else path)
     learner = learner_from_checkpoint(checkpoint)
     require(
         learner.view_shape is not None,
         f"player {spec!r}: the checkpoint is not a Battle learner (it has no view input)",
     )
-    return LearnerPlayer(learner, name=str(spec))
+    meta = read_json(checkpoint / META_FILE)
+    try:
+        env = meta.get("env") or {}
+        trained_on = BattleConfig(**env["config"]) if env.get("name") == "battle" else None
+        train = meta.get("train") or {}
+        neighbourhood = str(train.get("neighbourhood", "team"))
+        radius = int(train.get("radius", 6))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"player {spec!r}: bad battle settings in its checkpoint ({exc})"
+        ) from exc
+    return LearnerPlayer(learner, str(spec), trained_on, neighbourhood, radius)
+
+
+def match_config(
+    players: Sequence[Player],
+    map_size: int | None = None,
+    team_size: int | None = None,
+    max_steps: int | None = None,
+) -> BattleConfig:
+    """The battle to play: each setting given, else the one the trained players were trained
+    with (they must agree), else the paper's (40 map, its layout's 64 v 64, 400 steps)."""
+    trained = [p.trained_on for p in players if isinstance(p, LearnerPlayer) and p.trained_on]
+    settings: dict[str, Any] = {}
+    for name, value in (("map_size", map_size), ("team_size", team_size), ("max_steps", max_steps)):
+        if value is not None:
+            settings[name] = value
+            continue
+        seen = sorted({getattr(t, name) for t in trained}, key=str)
+        if len(seen) > 1:
+            flag = "--" + name.replace("_", "-")
+            raise ConfigError(
+                f"the checkpoints were trained with different {name} "
+                f"({', '.join(map(str, seen))}); give {flag}"
+            )
+        if seen:
+            settings[name] = seen[0]
+    return BattleConfig(**settings)
 
 
 BUILTIN_PLAYERS = {"random": RandomPlayer, "attack-nearest": AttackNearestPlayer}

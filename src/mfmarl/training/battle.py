@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -27,7 +27,7 @@ from tqdm import tqdm
 from mfmarl import __version__
 from mfmarl.algorithms import AlgorithmConfig, Learner, make_learner
 from mfmarl.buffers import AgentReplay
-from mfmarl.core.errors import require, require_choice
+from mfmarl.core.errors import ConfigError, require, require_choice
 from mfmarl.core.mean_action import Fill, radius_mean_action, team_mean_action
 from mfmarl.envs.battle import (
     MIRROR_ACTIONS,
@@ -36,10 +36,15 @@ from mfmarl.envs.battle import (
     TeamObs,
     mirror_observations,
 )
-from mfmarl.training.checkpoint import save_checkpoint
-from mfmarl.training.logger import MetricsLogger
+from mfmarl.envs.scripted import attack_nearest_actions
+from mfmarl.training.checkpoint import (
+    algorithm_config_from_dict,
+    load_checkpoint,
+    save_checkpoint,
+)
+from mfmarl.training.logger import MetricsLogger, truncate_metrics
 from mfmarl.training.loop import fill_mean_action, seed_everything
-from mfmarl.training.rundir import write_json_atomic
+from mfmarl.training.rundir import read_json, write_json_atomic
 
 
 @dataclass(frozen=True)
@@ -63,11 +68,16 @@ class BattleTrainConfig:
     """Neighbourhood radius in cells (radius neighbourhood; 6 = the view)."""
     seed: int = 0
     """Seed of numpy, torch, the learner's sampling and the battle layouts."""
-    device: str = "cpu"
-    """Torch device of the learner."""
+    device: str = "auto"
+    """Torch device of the learner: auto (a GPU when torch sees one, else the CPU), cpu,
+    cuda or cuda:N."""
     threads: int = 1
     """Torch CPU threads. With batch-64 updates more threads rarely help, and the engine runs
     its own: two torch threads beside one busy process on 2 cores ran 14x slower."""
+    sparring: float = 0.0
+    """Fraction of episodes in which the right army is played by the scripted attack-nearest
+    player instead of the learner (its transitions are stored too, as off-policy experience);
+    0 = pure self-play."""
 
     def __post_init__(self) -> None:
         require(self.episodes > 0, f"episodes={self.episodes} must be > 0")
@@ -78,6 +88,11 @@ class BattleTrainConfig:
         require_choice("neighbourhood", self.neighbourhood, ("team", "radius"))
         require(self.radius >= 0, f"radius={self.radius} must be >= 0")
         require(self.threads >= 1, f"threads={self.threads} must be >= 1")
+        require(
+            self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"),
+            f"device={self.device!r} must be auto, cpu, cuda or cuda:N",
+        )
+        require(0.0 <= self.sparring <= 1.0, f"sparring={self.sparring} must be in [0, 1]")
 
 
 def team_inputs(obs: TeamObs, team: int) -> np.ndarray:
@@ -129,11 +144,29 @@ def realised_mean_action(
     return team_mean_action(actions, obs.alive, n_actions, include_self=False, fill=fill_kind)
 
 
+def resolve_device(name: str) -> str:
+    """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``; an unavailable GPU is a
+    :class:`ConfigError`."""
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device={name!r}: torch sees no CUDA GPU (use --device cpu or auto)")
+    return name
+
+
 def train_battle(
-    env: BattleEnv, learner: Learner, config: BattleTrainConfig, start_episode: int = 0
+    env: BattleEnv,
+    learner: Learner,
+    config: BattleTrainConfig,
+    start_episode: int = 0,
+    rng: np.random.Generator | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Self-play ``learner`` on ``env``; yield one metrics dict per episode."""
-    rng = seed_everything(config.seed + start_episode)
+    """Self-play ``learner`` on ``env`` from episode ``start_episode``; yield one metrics dict
+    per episode. ``rng`` (replay sampling, sparring choices) defaults to one seeded from
+    ``config.seed``; a resumed run passes the saved one."""
+    if rng is None:
+        rng = seed_everything(config.seed)
+    device = resolve_device(config.device)
     algo = learner.config
     n, d = env.n_max, env.n_actions
     obs_dim = learner.obs_dim
@@ -146,9 +179,11 @@ def train_battle(
     )
     steps_per_batch = max(1, math.ceil(config.batch_size / n))
     step = learner.env_steps
+    opponent_ch = 4 if env.config.minimap else 3
     for episode in range(start_episode, config.episodes):
         started = time.perf_counter()
         obs = env.reset(config.seed * 100_003 + episode)
+        sparring = bool(rng.random() < config.sparring)
         inputs = [team_inputs(obs[t], t) for t in (0, 1)]
         previous = [fill_mean_action(n, d, algo.initial_mean_action) for _ in (0, 1)]
         returns = np.zeros(2)
@@ -156,7 +191,11 @@ def train_battle(
         length = 0
         done = False
         while not done:
-            actions = [learner.act(inputs[t], previous[t], step)[0] for t in (0, 1)]
+            actions = [learner.act(inputs[0], previous[0], step)[0]]
+            if sparring:  # the scripted player's engine actions, in the learner's frame
+                actions.append(MIRROR_ACTIONS[attack_nearest_actions(obs[1], rng, opponent_ch)])
+            else:
+                actions.append(learner.act(inputs[1], previous[1], step)[0])
             result = env.step(to_engine_actions(actions[0], 0), to_engine_actions(actions[1], 1))
             done = result.done
             truncated = done and min(env.alive_counts) > 0
@@ -192,7 +231,7 @@ def train_battle(
             length += 1
             if len(replay) * n >= config.learning_starts:
                 for _ in range(config.updates_per_step):
-                    batch = replay.sample(steps_per_batch, rng, config.device)
+                    batch = replay.sample(steps_per_batch, rng, device)
                     for key, value in learner.update(batch, step).items():
                         losses.setdefault(key, []).append(value)
         seconds = time.perf_counter() - started
@@ -208,6 +247,7 @@ def train_battle(
             "battle/survivors_team0": survivors[0],
             "battle/survivors_team1": survivors[1],
             "battle/win_team0": float(kills[0] > kills[1]),
+            "battle/sparring": float(sparring),
         }
         metrics.update({k: float(np.mean(v)) for k, v in losses.items()})
         metrics.update(learner.schedules(step))
@@ -263,36 +303,64 @@ def run_battle_training(
     progress: bool = False,
     checkpoint_every: int = 0,
     command: list[str] | None = None,
+    resume: bool = False,
+    should_stop: Callable[[], bool] | None = None,
 ) -> dict[str, Any]:
     """Self-play into ``out``: config.json, metrics.csv, tb/, checkpoint/ (every
-    ``checkpoint_every`` episodes and at the end, written atomically) and summary.json."""
+    ``checkpoint_every`` episodes and at the end; see :mod:`mfmarl.training.checkpoint` for
+    why a killed save leaves a good one) and summary.json.
+
+    ``resume``: continue the run in ``out`` from its checkpoint (the learner's networks,
+    optimizer state, counters and sampling generator, and the trainer's numpy generator);
+    metrics rows after the checkpoint are dropped and then logged again. The replay buffer is
+    not saved (it would be gigabytes at the paper's scale), so it is refilled after a resume.
+    ``should_stop`` is asked after every episode; a stopped run checkpoints and can be resumed.
+    """
     require(checkpoint_every >= 0, f"checkpoint_every={checkpoint_every} must be >= 0")
     torch.set_num_threads(train_config.threads)
+    device = resolve_device(train_config.device)
     env = BattleEnv(battle)
     learner = make_learner(
         algo_config,
         battle_obs_dim(env),
         env.n_actions,
         env.n_max,
-        train_config.device,
+        device,
         train_config.seed,
         view_shape=cast(tuple[int, int, int], env.view_shape),
     )
     env_meta = {"name": "battle", "config": dataclasses.asdict(battle)}
-    write_json_atomic(
-        out / "config.json",
-        {
+    rng = seed_everything(train_config.seed)
+    start = 0
+    if resume:
+        start, rng = _restore(out / "checkpoint", learner, train_config)
+        truncate_metrics(out / "metrics.csv", start)
+    else:
+        write_json_atomic(
+            out / "config.json",
+            {
+                "env": env_meta,
+                "algorithm": dataclasses.asdict(algo_config),
+                "train": dataclasses.asdict(train_config),
+                "checkpoint_every": checkpoint_every,
+                "mfmarl_version": __version__,
+                "command": command,
+            },
+        )
+
+    def checkpoint(episode: int) -> None:
+        meta = {
             "env": env_meta,
-            "algorithm": dataclasses.asdict(algo_config),
             "train": dataclasses.asdict(train_config),
-            "checkpoint_every": checkpoint_every,
-            "mfmarl_version": __version__,
-            "command": command,
-        },
-    )
+            "episode": episode,
+            "train_rng": rng.bit_generator.state,
+        }
+        save_checkpoint(out / "checkpoint", learner, meta)
+
     bar = (
         tqdm(
             total=train_config.episodes,
+            initial=start,
             desc=f"{algo_config.algo} battle",
             unit="ep",
             dynamic_ncols=True,
@@ -300,36 +368,77 @@ def run_battle_training(
         if progress
         else None
     )
-    logger = MetricsLogger(out)
+    logger = MetricsLogger(out, append=resume)
     history: list[dict[str, Any]] = []
     started = time.perf_counter()
     try:
-        for metrics in train_battle(env, learner, train_config):
+        for metrics in train_battle(env, learner, train_config, start, rng):
             logger.log(metrics)
             history.append(metrics)
-            done = len(history)
+            done = metrics["episode"] + 1
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(
                     kills=f"{metrics['battle/kills_team0']}:{metrics['battle/kills_team1']}"
                 )
             if checkpoint_every and done % checkpoint_every == 0:
-                save_checkpoint(out / "checkpoint", learner, {"env": env_meta, "episode": done})
+                checkpoint(done)
+            if should_stop is not None and should_stop():
+                break
     finally:
         if bar is not None:
             bar.close()
         logger.close()
-    save_checkpoint(out / "checkpoint", learner, {"env": env_meta, "episode": len(history)})
+    if history:
+        checkpoint(history[-1]["episode"] + 1)
     seconds = time.perf_counter() - started
     steps = sum(h["charts/episode_length"] for h in history)
     summary = {
         "algo": algo_config.algo,
         "map_size": battle.map_size,
         "team_size": env.n_max,
-        "episodes": len(history),
+        "episodes": train_config.episodes,
+        "episodes_this_session": len(history),
+        "resumed_from_episode": start if resume else None,
+        "stopped_early": bool(history) and history[-1]["episode"] + 1 < train_config.episodes,
+        "device": device,
         "seconds": seconds,
         "seconds_per_episode": seconds / max(len(history), 1),
         "env_steps_per_second": steps / max(seconds, 1e-9),
     }
     write_json_atomic(out / "summary.json", summary)
     return summary
+
+
+def _restore(
+    path: Path, learner: Learner, train_config: BattleTrainConfig
+) -> tuple[int, np.random.Generator]:
+    """Load the run's checkpoint into ``learner``; return the next episode and the trainer's
+    generator as saved."""
+    ckpt = load_checkpoint(path, learner)
+    try:
+        start = int(ckpt.metadata["episode"])
+        rng = np.random.default_rng()
+        rng.bit_generator.state = ckpt.metadata["train_rng"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"checkpoint {ckpt.path}: no resumable trainer state ({exc})") from exc
+    require(
+        start <= train_config.episodes,
+        f"checkpoint {ckpt.path} is at episode {start}, past the run's {train_config.episodes}",
+    )
+    return start, rng
+
+
+def load_battle_run(out: Path) -> tuple[BattleConfig, AlgorithmConfig, BattleTrainConfig, int]:
+    """The configs recorded in a battle run's ``config.json`` (for ``--resume``)."""
+    data = read_json(out / "config.json")
+    try:
+        env = data["env"]
+        require(env.get("name") == "battle", f"{out} is not a battle training run")
+        battle = BattleConfig(**env["config"])
+        algo = algorithm_config_from_dict(dict(data["algorithm"]))
+        train = BattleTrainConfig(**data["train"])
+        every = int(data.get("checkpoint_every", 0))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"{out}/config.json: not a battle run's config ({exc})") from exc
+    return battle, algo, train, every

@@ -1,8 +1,12 @@
 """Checkpoints: tensors in ``model.safetensors``, everything else in ``checkpoint.json``.
 
-Nothing is ever unpickled. Both files are written atomically (temp file + ``os.replace``),
-the JSON last; it records the SHA-256 of the tensor file, so a tensor file that does not
-belong to its JSON (a torn copy, a corrupt download) is refused on load.
+Nothing is ever unpickled. A save writes both files into a staging directory
+``<path>.new`` and then swaps it in (``<path>`` → ``<path>.old``, ``<path>.new`` → ``<path>``,
+then ``<path>.old`` is removed), so a process killed at any instant (SIGKILL included) leaves
+one complete checkpoint: ``<path>``, or ``<path>.old`` between the two renames, which
+:func:`resolve_checkpoint_dir` falls back to. The JSON records the SHA-256 of the tensor
+file, so a tensor file that does not belong to its JSON (a torn copy, a corrupt download) is
+refused on load.
 
 Tensor names: ``<module>.<param>`` for the learner's modules (``learner.state_dict()``),
 ``optimizer/<name>/<param index>/<key>`` for optimizer state and ``learner/<name>`` for the
@@ -14,6 +18,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import os
+import shutil
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,7 +132,6 @@ def save_checkpoint(
     ``n_actions``, ``obs_dim`` and ``env_steps``. Returns the directory.
     """
     out = Path(path)
-    out.mkdir(parents=True, exist_ok=True)
     tensors = {k: _cpu(v) for k, v in learner.state_dict().items()}
     optim_tensors, optim_groups = _optimizer_state(learner)
     learner_tensors, learner_state = _learner_state(learner)
@@ -153,9 +158,51 @@ def save_checkpoint(
             "model_sha256": hashlib.sha256(blob).hexdigest(),
         }
     )
-    write_bytes_atomic(out / MODEL_FILE, blob)
-    write_json_atomic(out / META_FILE, meta)
+    staging, old = _sibling(out, ".new"), _sibling(out, ".old")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    write_bytes_atomic(staging / MODEL_FILE, blob)
+    write_json_atomic(staging / META_FILE, meta)
+    _swap_in(staging, out, old)
     return out
+
+
+def _sibling(path: Path, suffix: str) -> Path:
+    return path.with_name(path.name + suffix)
+
+
+def _swap_in(staging: Path, out: Path, old: Path) -> None:
+    """Make ``staging`` the checkpoint at ``out`` so that a complete one exists at every
+    instant: at ``out``, or at ``old`` between the two renames."""
+    if out.exists():
+        shutil.rmtree(old, ignore_errors=True)  # a stale copy: ``out`` is complete
+        os.replace(out, old)
+    os.replace(staging, out)
+    _fsync_dir(out.parent)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def resolve_checkpoint_dir(path: str | Path) -> Path:
+    """``path``, or ``<path>.old`` when a save was killed between its two renames."""
+    where = Path(path)
+    old = _sibling(where, ".old")
+    if not (where / META_FILE).is_file() and (old / META_FILE).is_file():
+        log.warning("checkpoint %s: using %s (a save was interrupted)", where, old)
+        return old
+    return where
 
 
 def _first_line(exc: BaseException) -> str:
@@ -256,7 +303,7 @@ def load_checkpoint(
     learner's. With a learner, its modules, optimizers, sampling generator and counters are
     restored.
     """
-    where = Path(path)
+    where = resolve_checkpoint_dir(path)
     if not where.is_dir():
         raise ConfigError(f"checkpoint {where}: no such directory")
     for name in (MODEL_FILE, META_FILE):

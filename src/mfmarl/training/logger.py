@@ -35,21 +35,29 @@ class MetricsLogger:
     an interrupted run keeps what it logged.
     """
 
-    def __init__(self, out_dir: str | Path, tensorboard: bool = True) -> None:
+    def __init__(self, out_dir: str | Path, tensorboard: bool = True, append: bool = False) -> None:
+        """``append``: keep the rows of an existing ``metrics.csv`` (a resumed run); the
+        TensorBoard events at or after the next step are purged."""
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.csv_path = self.out_dir / "metrics.csv"
         self.columns: list[str] = [STEP_COLUMN]
         self.rows: list[dict[str, str]] = []
-        self._file = self.csv_path.open("w", newline="", encoding="utf-8")
-        self._writer = csv.DictWriter(self._file, fieldnames=self.columns)
-        self._writer.writeheader()
-        self._file.flush()
+        if append and self.csv_path.is_file():
+            self.columns, self.rows = _read_rows(self.csv_path)
+            self._file = self.csv_path.open("a", newline="", encoding="utf-8")
+            self._writer = csv.DictWriter(self._file, fieldnames=self.columns)
+        else:
+            self._file = self.csv_path.open("w", newline="", encoding="utf-8")
+            self._writer = csv.DictWriter(self._file, fieldnames=self.columns)
+            self._writer.writeheader()
+            self._file.flush()
         self._tb: Any = None
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
-            self._tb = SummaryWriter(log_dir=str(self.out_dir / "tb"))
+            purge = len(self.rows) if append else None
+            self._tb = SummaryWriter(log_dir=str(self.out_dir / "tb"), purge_step=purge)
 
     def log(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
         """Append one row. ``step`` defaults to ``metrics["episode"]`` (or the row count)."""
@@ -96,6 +104,36 @@ class MetricsLogger:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with path.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        rows = [dict(row) for row in reader]
+        columns = list(reader.fieldnames or [STEP_COLUMN])
+    return columns, rows
+
+
+def truncate_metrics(path: str | Path, episodes: int) -> None:
+    """Keep only the rows of episodes ``< episodes`` in a ``metrics.csv`` (atomically): a
+    resumed run logs the later ones again."""
+    p = Path(path)
+    if not p.is_file():
+        return
+    columns, rows = _read_rows(p)
+    kept = [row for row in rows if _episode(row) < episodes]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(kept)
+    write_text_atomic(p, buffer.getvalue())
+
+
+def _episode(row: Mapping[str, str]) -> float:
+    try:
+        return float(row.get(STEP_COLUMN) or math.inf)
+    except ValueError:
+        return math.inf
 
 
 def read_metrics(path: str | Path) -> dict[str, list[float]]:

@@ -23,6 +23,8 @@ RUN_OUTPUTS: tuple[str, ...] = (
     "summary.json",
     "tb",
     "checkpoint",
+    "checkpoint.new",
+    "checkpoint.old",
     ".*.tmp",
 )
 """What a training run writes into its directory (glob patterns)."""

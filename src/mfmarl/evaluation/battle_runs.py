@@ -1,0 +1,178 @@
+"""Battle training runs as executor tasks, shared by ``reproduce battle`` and ``sweep battle``:
+the preset with overrides, ``KEY=VALUE`` settings parsed by the config fields' types, and the
+task that trains one run into its own directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from mfmarl.algorithms import AlgorithmConfig
+from mfmarl.core.errors import ConfigError
+from mfmarl.envs.battle import BattleConfig
+from mfmarl.training.battle import BattleTrainConfig, battle_preset, run_battle_training
+from mfmarl.training.rundir import read_json
+
+CONFIG_CLASSES: tuple[type, ...] = (BattleConfig, AlgorithmConfig, BattleTrainConfig)
+"""The dataclasses whose fields ``--set`` can change (no field name is in two of them)."""
+RESERVED_KEYS = {"algo": "--algo", "seed": "--seeds"}
+"""Fields set by their own options."""
+RESCALED = ("episodes", "max_steps")
+"""Changing these rescales the preset's ε and β schedules (see :func:`scaled_preset`)."""
+
+
+@dataclass(frozen=True)
+class BattleRunJob:
+    """One training run (picklable: a task of an executor)."""
+
+    name: str
+    battle: BattleConfig
+    algo_config: AlgorithmConfig
+    train_config: BattleTrainConfig
+    out_dir: str
+    checkpoint_every: int = 0
+    params: tuple[tuple[str, Any], ...] = ()
+    """The swept settings of this run, for reports."""
+
+    @property
+    def algo(self) -> str:
+        return self.algo_config.algo
+
+    @property
+    def seed(self) -> int:
+        return self.train_config.seed
+
+
+def _owner(key: str) -> type:
+    for cls in CONFIG_CLASSES:
+        if key in {f.name for f in dataclasses.fields(cls)}:
+            return cls
+    names = sorted({f.name for cls in CONFIG_CLASSES for f in dataclasses.fields(cls)})
+    raise ConfigError(f"--set {key}: no such setting; choose from {', '.join(names)}")
+
+
+def _strip_optional(hint: Any) -> tuple[Any, bool]:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) == 1:
+            return args[0], True
+    return hint, False
+
+
+def parse_value(key: str, text: str) -> Any:
+    """``text`` converted to the type of field ``key`` (int, float, bool, str, a Literal's
+    choices, or None for an optional field); a mismatch is a one-line :class:`ConfigError`."""
+    if key in RESERVED_KEYS:
+        raise ConfigError(f"--set {key}: set it with {RESERVED_KEYS[key]}")
+    cls = _owner(key)
+    hint, optional = _strip_optional(typing.get_type_hints(cls)[key])
+    where = f"--set {key}={text}"
+    if optional and text.lower() in ("none", "null"):
+        return None
+    if typing.get_origin(hint) is Literal:
+        choices = typing.get_args(hint)
+        if text not in choices:
+            raise ConfigError(f"{where}: {text!r} is not one of {', '.join(map(str, choices))}")
+        return text
+    if hint is bool:
+        lowered = text.lower()
+        if lowered in ("true", "yes", "1", "on"):
+            return True
+        if lowered in ("false", "no", "0", "off"):
+            return False
+        raise ConfigError(f"{where}: {text!r} is not a boolean (true or false)")
+    if hint is int:
+        try:
+            return int(text)
+        except ValueError:
+            raise ConfigError(f"{where}: {text!r} is not an integer") from None
+    if hint is float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ConfigError(f"{where}: {text!r} is not a number") from None
+        if not math.isfinite(value):
+            raise ConfigError(f"{where}: {text!r} is not a finite number")
+        return value
+    if hint is str:
+        return text
+    raise ConfigError(f"{where}: {key} cannot be set with --set (type {hint})")
+
+
+def parse_assignments(items: Sequence[str]) -> dict[str, tuple[Any, ...]]:
+    """``["lr=1e-4,3e-4", "episodes=10"]`` -> ``{"lr": (0.0001, 0.0003), "episodes": (10,)}``:
+    each ``KEY=V1,V2,...`` names a field of BattleConfig, AlgorithmConfig or
+    BattleTrainConfig; values are converted to its type, repeats dropped."""
+    grid: dict[str, tuple[Any, ...]] = {}
+    for item in items:
+        key, sep, values = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key or not values.strip():
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE[,VALUE...]")
+        if key in grid:
+            raise ConfigError(f"--set {key} is given twice; list its values once: {key}=A,B")
+        parsed = [parse_value(key, v.strip()) for v in values.split(",")]
+        grid[key] = tuple(dict.fromkeys(parsed))
+    return grid
+
+
+def scaled_preset(
+    algo: str, scale: str, overrides: Mapping[str, Any] | None = None
+) -> tuple[BattleConfig, AlgorithmConfig, BattleTrainConfig]:
+    """``battle_preset(algo, scale)`` with ``overrides`` (field name -> value) applied to the
+    config that owns each field. When ``episodes`` or ``max_steps`` change and the ε and β
+    schedules are not set explicitly, they are rescaled to the preset's rule (over the first
+    half of the run: ``episodes · max_steps / 2`` steps), so a short budget still explores
+    first and exploits later."""
+    battle, algo_config, train_config = battle_preset(algo, scale)
+    overrides = dict(overrides or {})
+    parts: dict[type, dict[str, Any]] = {cls: {} for cls in CONFIG_CLASSES}
+    for key, value in overrides.items():
+        parts[_owner(key)][key] = value
+    try:
+        battle = dataclasses.replace(battle, **parts[BattleConfig])
+        train_config = dataclasses.replace(train_config, **parts[BattleTrainConfig])
+        algo_part = parts[AlgorithmConfig]
+        if any(k in overrides for k in RESCALED):
+            half = train_config.episodes * battle.max_steps // 2
+            for key in ("beta_steps", "epsilon_steps"):
+                algo_part.setdefault(key, half)
+        algo_config = dataclasses.replace(algo_config, **algo_part)
+    except TypeError as exc:  # a value of the wrong type reached a validator
+        raise ConfigError(f"bad setting: {exc}") from exc
+    return battle, algo_config, train_config
+
+
+def train_battle_run(job: BattleRunJob) -> dict[str, Any]:
+    """Task: train ``job`` into ``job.out_dir`` (config.json, metrics.csv, tb/,
+    checkpoint/, summary.json) and return its summary."""
+    import torch  # noqa: F401  (torch before magent2)
+
+    out = Path(job.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return run_battle_training(
+        job.battle,
+        job.algo_config,
+        job.train_config,
+        out,
+        progress=False,
+        checkpoint_every=job.checkpoint_every,
+    )
+
+
+def read_summary(job: BattleRunJob) -> dict[str, Any]:
+    """The run's ``summary.json`` (written by the task, read back as a file)."""
+    data = read_json(Path(job.out_dir) / "summary.json")
+    return dict(data) if isinstance(data, dict) else {}
+
+
+def default_checkpoint_every(episodes: int) -> int:
+    """Ten checkpoints over a run (at least one episode apart)."""
+    return max(1, episodes // 10)

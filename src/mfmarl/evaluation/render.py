@@ -1,0 +1,58 @@
+"""Animated GIFs of one battle round (``mfmarl render``), drawn headless from the engine's
+state: player A's army red on the left, B's blue on the right, paler with lower hp."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mfmarl.envs.battle import BattleConfig, BattleEnv
+from mfmarl.evaluation.battle import RoundResult, play_round
+from mfmarl.evaluation.players import Player
+from mfmarl.training.rundir import write_bytes_atomic
+
+
+def record_round(
+    config: BattleConfig, players: tuple[Player, Player], seed: int, cell: int = 8
+) -> tuple[list[np.ndarray], RoundResult]:
+    """Play one round (A on the left) and return its frames ``(H, W, 3)`` uint8, the first
+    after the reset, and the result."""
+    frames: list[np.ndarray] = []
+    env = BattleEnv(config)
+
+    def capture(e: BattleEnv) -> None:
+        frames.append(_with_border(e.render(cell)))
+
+    result = play_round(env, players, seed, a_side=0, on_step=capture)
+    return frames, result
+
+
+def _with_border(image: np.ndarray, width: int = 2) -> np.ndarray:
+    """A grey frame around the map so its edge is visible on a white page."""
+    return np.pad(image, ((width, width), (width, width), (0, 0)), constant_values=128)
+
+
+def write_gif(frames: list[np.ndarray], path: Path, fps: float = 10.0) -> None:
+    """Encode ``frames`` as a looping GIF at ``fps`` frames per second (atomic write)."""
+    import imageio.v3 as iio
+
+    blob: Any = iio.imwrite(
+        "<bytes>", np.stack(frames), extension=".gif", duration=1000 / fps, loop=0
+    )
+    write_bytes_atomic(path, bytes(blob))
+
+
+def render_battle_gif(
+    config: BattleConfig,
+    players: tuple[Player, Player],
+    path: str | Path,
+    seed: int = 0,
+    fps: float = 10.0,
+    cell: int = 8,
+) -> RoundResult:
+    """Play one round and write it to ``path`` as an animated GIF; return the result."""
+    frames, result = record_round(config, players, seed, cell)
+    write_gif(frames, Path(path), fps)
+    return result
