@@ -8,7 +8,7 @@ STAMP := $(VENV)/.mfmarl-installed.stamp
 TORCH_SPEC ?= torch==2.13.0
 DEMO_OUT ?= runs/demo
 
-.PHONY: .venv setup demo test lint format clean
+.PHONY: .venv setup demo test lint format clean bench
 
 .venv: $(STAMP)
 setup: $(STAMP)
@@ -36,6 +36,18 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff check --fix src tests
 	$(BIN)/ruff format src tests
+
+# Throughput and scaling benchmarks (about 10 minutes on 2 busy cores); each writes
+# benchmarks/results/<name>.json, then summary.json gathers the headline ratios.
+BENCH := PYTHONPATH=$(CURDIR)/src $(abspath $(BIN))/python
+bench: $(STAMP)
+	$(BENCH) benchmarks/env.py
+	$(BENCH) benchmarks/acting.py
+	$(BENCH) benchmarks/learning.py
+	$(BENCH) benchmarks/scale.py
+	$(BENCH) benchmarks/episode.py --algo mfq
+	$(BENCH) benchmarks/episode.py --algo mfac
+	$(BENCH) benchmarks/summary.py
 
 clean:
 	rm -rf build dist src/*.egg-info .pytest_cache .ruff_cache .mypy_cache $(DEMO_OUT)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import torch
 from torch import nn
 
-from mfmarl.buffers import Batch
+from mfmarl.buffers import Batch, living_rows
 from mfmarl.core.errors import require, require_choice
 from mfmarl.core.schedules import ExponentialSchedule, LinearSchedule
 from mfmarl.networks import QNetwork, ViewQNetwork
@@ -18,6 +18,8 @@ from mfmarl.networks import QNetwork, ViewQNetwork
 Algo = Literal["mfq", "mfac", "iql", "iac"]
 ALGORITHMS: tuple[str, ...] = ("mfq", "mfac", "iql", "iac")
 ALGORITHM_NAMES = {"mfq": "MF-Q", "mfac": "MF-AC", "iql": "IL", "iac": "AC"}
+ACT_CHUNK = 512
+"""Most agents per forward pass when acting (see :meth:`Learner.act`)."""
 
 
 @dataclass(frozen=True)
@@ -128,13 +130,58 @@ class AlgorithmConfig:
         return self.algo in ("mfq", "mfac")
 
 
-def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
-    """``target ← τ·source + (1 − τ)·target`` for parameters; buffers are copied."""
+class ModuleTensors(NamedTuple):
+    """A module's parameters and buffers, listed once."""
+
+    parameters: list[torch.Tensor]
+    buffers: list[torch.Tensor]
+
+    @staticmethod
+    def of(module: nn.Module) -> ModuleTensors:
+        return ModuleTensors(list(module.parameters()), list(module.buffers()))
+
+
+def soft_update(
+    target: nn.Module,
+    source: nn.Module,
+    tau: float,
+    tensors: tuple[ModuleTensors, ModuleTensors] | None = None,
+) -> None:
+    """``target ← τ·source + (1 − τ)·target`` for parameters; buffers are copied.
+
+    One fused (``_foreach``) call over all parameters instead of one small kernel each;
+    ``tau = 1`` copies exactly. ``tensors``: both modules' :class:`ModuleTensors`, listed once
+    by the caller (walking the module tree costs more than the update itself at batch 64).
+    """
     with torch.no_grad():
-        for param, source_param in zip(target.parameters(), source.parameters()):
-            param.lerp_(source_param, tau)
-        for buffer, source_buffer in zip(target.buffers(), source.buffers()):
-            buffer.copy_(source_buffer)
+        if tensors is None:
+            tensors = (ModuleTensors.of(target), ModuleTensors.of(source))
+        into, come = tensors
+        if tau >= 1.0:
+            _copy_all(into.parameters, come.parameters)
+        else:
+            torch._foreach_lerp_(into.parameters, come.parameters, tau)
+        if into.buffers:
+            _copy_all(into.buffers, come.buffers)
+
+
+def _copy_all(into: list[torch.Tensor], come: list[torch.Tensor]) -> None:
+    """``into[i].copy_(come[i])`` for all i, in one call where torch has ``_foreach_copy_``."""
+    foreach_copy = getattr(torch, "_foreach_copy_", None)
+    if foreach_copy is not None:
+        foreach_copy(into, come)
+        return
+    for a, b in zip(into, come):
+        a.copy_(b)
+
+
+def sample_categorical(probs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One action per row of ``probs: (n, D)`` -> ``(n,)`` int64, by inverting the CDF with one
+    uniform draw per row (4x faster than ``torch.multinomial`` for small ``D``; the same
+    distribution; actions of probability 0 are never drawn)."""
+    cdf = probs.double().cumsum(-1)  # float64: u * total < total but for 2^-53 odds
+    u = torch.rand(probs.shape[0], 1, generator=generator, dtype=cdf.dtype) * cdf[:, -1:]
+    return torch.searchsorted(cdf, u, right=True).squeeze(-1).clamp_max_(probs.shape[-1] - 1)
 
 
 def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -187,6 +234,7 @@ class Learner:
         self.reward_mean = torch.zeros(())
         self.reward_magnitude = torch.zeros(())
         self.reward_mean_ready = False
+        self._tensor_lists: dict[int, tuple[nn.Module, ModuleTensors]] = {}
         torch.manual_seed(seed)
         self.build()
 
@@ -227,6 +275,14 @@ class Learner:
         groups = [g for g in groups if g["params"]]
         if self.config.optimizer == "sgd":
             return torch.optim.SGD(groups, lr=lr)
+        # The fused kernel does the same Adam arithmetic in one pass over each tensor
+        # (measured 6x faster than the default per-tensor loop on a CPU). Torch before 2.4
+        # has no CPU kernel: fall back to the default implementation there.
+        if self.device.type in ("cpu", "cuda"):
+            try:
+                return torch.optim.Adam(groups, lr=lr, fused=True)
+            except (RuntimeError, ValueError):
+                pass
         return torch.optim.Adam(groups, lr=lr)
 
     def masked_loss(self, values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -234,6 +290,24 @@ class Learner:
         so that with per-agent parameters each agent's gradient is the mean over its own
         samples (the same step size as a shared network gets from the mean over everyone)."""
         return masked_mean(values, mask) * self.groups
+
+    def tensors(self, module: nn.Module) -> ModuleTensors:
+        """``module``'s parameters and buffers, listed once per module (a learner's modules
+        keep their tensor objects for life; loading a state dict copies into them)."""
+        entry = self._tensor_lists.get(id(module))
+        if entry is None or entry[0] is not module:
+            entry = (module, ModuleTensors.of(module))
+            self._tensor_lists[id(module)] = entry
+        return entry[1]
+
+    def soft_update(self, target: nn.Module, source: nn.Module, tau: float) -> None:
+        """:func:`soft_update` with the listed tensors."""
+        soft_update(target, source, tau, (self.tensors(target), self.tensors(source)))
+
+    def clip_gradients(self, module: nn.Module) -> None:
+        """Clip ``module``'s global gradient norm to ``grad_clip`` (if > 0)."""
+        if self.config.grad_clip > 0:
+            nn.utils.clip_grad_norm_(self.tensors(module).parameters, self.config.grad_clip)
 
     @staticmethod
     def acting_copy(module: nn.Module) -> nn.Module:
@@ -284,16 +358,34 @@ class Learner:
         """Sample actions for all agents in one batched pass.
 
         ``obs: (n, obs_dim)``, ``mean_action: (n, D)`` -> ``(actions (n,), probs (n, D))``.
+        With shared parameters, more than :data:`ACT_CHUNK` agents go through the network in
+        chunks of that many (rows are independent): past a few hundred agents a single pass
+        spills the activations out of the CPU caches and costs more per agent.
         """
         o = torch.as_tensor(obs, dtype=torch.float32, device=self.device).unsqueeze(0)
         m = torch.as_tensor(mean_action, dtype=torch.float32, device=self.device).unsqueeze(0)
-        probs = self.policy(o, m, step)[0]
+        n = o.shape[1]
+        if self.groups == 1 and n > ACT_CHUNK:
+            parts = [
+                self.policy(o[:, s : s + ACT_CHUNK], m[:, s : s + ACT_CHUNK], step)[0]
+                for s in range(0, n, ACT_CHUNK)
+            ]
+            probs = torch.cat(parts)
+        else:
+            probs = self.policy(o, m, step)[0]
         eps = self.epsilon(step)
         if eps > 0:
             probs = (1 - eps) * probs + eps / self.n_actions
         probs = probs.cpu()
-        actions = torch.multinomial(probs, 1, generator=self.generator).squeeze(-1)
-        return actions.numpy(), probs.numpy()
+        return sample_categorical(probs, self.generator).numpy(), probs.numpy()
+
+    def compact(self, batch: Batch, normalizer: nn.Module | None) -> Batch:
+        """:func:`~mfmarl.buffers.living_rows` of ``batch`` when that changes nothing but
+        speed: shared parameters (no agent axis needed) and no ā normalizer (whose
+        statistics see every row)."""
+        if self.groups == 1 and normalizer is None:
+            return living_rows(batch)
+        return batch
 
     def fit_rewards(self, batch: Batch) -> torch.Tensor:
         """Update the running reward statistics with this batch; return the rewards to fit:

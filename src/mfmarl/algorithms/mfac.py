@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mfmarl.algorithms.base import Learner, masked_mean, soft_update
+from mfmarl.algorithms.base import Learner, masked_mean
 from mfmarl.buffers import Batch
 from mfmarl.core.policy import mean_field_value, softmax
 from mfmarl.core.targets import mfq_target
@@ -60,6 +60,7 @@ class MeanFieldActorCritic(Learner):
 
     def update(self, batch: Batch, step: int = 0) -> dict[str, float]:
         cfg = self.config
+        batch = self.compact(batch, self.critic.normalizer)
         if self.critic.normalizer is not None:
             self.critic.normalizer.update(batch.mean_action)
         # Critic: MF-Q target with the actor's policy at s'.
@@ -76,8 +77,7 @@ class MeanFieldActorCritic(Learner):
         td_error = (q_taken - target) ** 2
         self.critic_optimizer.zero_grad(set_to_none=True)
         self.masked_loss(td_error, batch.alive).backward()
-        if cfg.grad_clip > 0:
-            nn.utils.clip_grad_norm_(self.critic.parameters(), cfg.grad_clip)
+        self.clip_gradients(self.critic)
         self.critic_optimizer.step()
 
         # Actor: policy gradient against the (updated) critic, baseline V = Σπ·Q.
@@ -97,12 +97,11 @@ class MeanFieldActorCritic(Learner):
         actor_loss = -self.masked_loss(objective + cfg.entropy_coef * entropy, batch.alive)
         self.actor_optimizer.zero_grad(set_to_none=True)
         actor_loss.backward()
-        if cfg.grad_clip > 0:
-            nn.utils.clip_grad_norm_(self.actor.parameters(), cfg.grad_clip)
+        self.clip_gradients(self.actor)
         self.actor_optimizer.step()
 
-        soft_update(self.critic_target, self.critic, cfg.target_tau)
-        soft_update(self.actor_act, self.actor, cfg.act_tau)
+        self.soft_update(self.critic_target, self.critic, cfg.target_tau)
+        self.soft_update(self.actor_act, self.actor, cfg.act_tau)
         self.updates += 1
         return {
             "losses/td_loss": float(masked_mean(td_error.detach(), batch.alive)),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mfmarl.algorithms.base import Learner, masked_mean, soft_update
+from mfmarl.algorithms.base import Learner, masked_mean
 from mfmarl.buffers import Batch
 from mfmarl.core.policy import boltzmann_policy
 from mfmarl.core.targets import double_dqn_target, dqn_target, mfq_target
@@ -50,6 +50,7 @@ class MeanFieldQ(Learner):
 
     def update(self, batch: Batch, step: int = 0) -> dict[str, float]:
         cfg = self.config
+        batch = self.compact(batch, self.q.normalizer)
         if self.q.normalizer is not None:
             self.q.normalizer.update(batch.mean_action)
         with torch.no_grad():
@@ -60,11 +61,10 @@ class MeanFieldQ(Learner):
         td_error = (q_taken - target) ** 2
         self.optimizer.zero_grad(set_to_none=True)
         self.masked_loss(td_error, batch.alive).backward()
-        if cfg.grad_clip > 0:
-            nn.utils.clip_grad_norm_(self.q.parameters(), cfg.grad_clip)
+        self.clip_gradients(self.q)
         self.optimizer.step()
-        soft_update(self.q_target, self.q, cfg.target_tau)
-        soft_update(self.q_act, self.q, cfg.act_tau)
+        self.soft_update(self.q_target, self.q, cfg.target_tau)
+        self.soft_update(self.q_act, self.q, cfg.act_tau)
         self.updates += 1
         return {
             "losses/td_loss": float(masked_mean(td_error.detach(), batch.alive)),

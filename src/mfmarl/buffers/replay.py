@@ -3,6 +3,12 @@
 Each slot holds one environment step of a team: every agent's observation, action, mean
 actions, reward, next observation, done flag and alive mask. Sampling draws whole steps, so
 the agent axis survives (per-agent parameters need it) and dead agents stay masked.
+
+Observations dominate the memory. With ``binary_columns`` (a mask over a flat observation of
+the columns whose values are only ever 0 or 1, such as Battle's presence channels and one-hot
+features) those columns are stored as uint8 and the rest in ``obs_dtype``: sampled
+observations are bit-for-bit what was added. A binary column that receives any other value
+switches the buffer to plain storage (converting what it holds), so nothing is ever rounded.
 """
 
 from __future__ import annotations
@@ -36,8 +42,103 @@ class Batch(NamedTuple):
     """(B, n) 1.0 where the agent was alive at o_t (only those transitions count)."""
 
 
+def living_rows(batch: Batch) -> Batch:
+    """The batch's living agent-transitions only, as one step: every field ``(1, k, ...)``.
+
+    Rows whose ``alive`` is 0 count in no loss, so dropping them before the forward passes
+    changes no gradient and saves their compute when many agents are dead. The batch is
+    returned as it is when everyone (or no one) is alive.
+    """
+    mask = batch.alive > 0
+    k = int(mask.sum())
+    if k == mask.numel() or k == 0:
+        return batch
+    return Batch(*(field[mask].unsqueeze(0) for field in batch))
+
+
+class ObservationStore:
+    """``(capacity, n, *obs_shape)`` observations, optionally split into uint8 and real columns.
+
+    ``binary_columns: (obs_dim,)`` bool (flat observations only) marks the columns stored as
+    uint8; :meth:`get` returns float32 ``(len(idx), n, *obs_shape)`` equal to what was put.
+    """
+
+    def __init__(
+        self,
+        capacity: int,
+        n_agents: int,
+        obs_shape: tuple[int, ...],
+        dtype: np.dtype,
+        binary_columns: np.ndarray | None = None,
+    ) -> None:
+        self.shape = (capacity, n_agents, *obs_shape)
+        self.dtype = np.dtype(dtype)
+        self.plain: np.ndarray | None = None
+        self.bits = np.zeros((0,), dtype=np.uint8)
+        self.real = np.zeros((0,), dtype=self.dtype)
+        mask = None if binary_columns is None else np.asarray(binary_columns, dtype=bool)
+        if mask is None or not mask.any():
+            self.plain = np.zeros(self.shape, dtype=self.dtype)
+            return
+        require(
+            len(obs_shape) == 1 and mask.shape == obs_shape,
+            f"binary_columns {mask.shape} must match flat observations {obs_shape}",
+        )
+        # boolean masks index a little faster than index arrays (numpy compresses)
+        self.binary_idx = mask
+        self.real_idx = ~mask
+        self.bits = np.zeros((capacity, n_agents, int(mask.sum())), dtype=np.uint8)
+        self.real = np.zeros((capacity, n_agents, int((~mask).sum())), dtype=self.dtype)
+
+    @property
+    def compact(self) -> bool:
+        """Whether binary columns are stored as uint8."""
+        return self.plain is None
+
+    @property
+    def nbytes(self) -> int:
+        if self.plain is not None:
+            return int(self.plain.nbytes)
+        return int(self.bits.nbytes + self.real.nbytes)
+
+    def put(self, i: int, obs: np.ndarray) -> None:
+        """Store ``obs: (n, *obs_shape)`` at step slot ``i``."""
+        if self.plain is None:
+            binary = obs[..., self.binary_idx]
+            bits = binary.astype(np.uint8)
+            if np.array_equal(bits, binary):
+                self.bits[i] = bits
+                self.real[i] = obs[..., self.real_idx]
+                return
+            self._expand()
+        assert self.plain is not None
+        self.plain[i] = obs
+
+    def get(self, idx: np.ndarray) -> np.ndarray:
+        """Observations of step slots ``idx: (B,)`` -> ``(B, n, *obs_shape)``."""
+        if self.plain is not None:
+            return self.plain[idx]
+        out = np.empty((len(idx), *self.shape[1:]), dtype=self.dtype)
+        out[..., self.binary_idx] = self.bits[idx]
+        out[..., self.real_idx] = self.real[idx]
+        return out
+
+    def _expand(self) -> None:
+        """Switch to plain storage, keeping every stored value."""
+        plain = np.zeros(self.shape, dtype=self.dtype)
+        plain[..., self.binary_idx] = self.bits
+        plain[..., self.real_idx] = self.real
+        self.plain = plain
+        self.bits = np.zeros((0,), dtype=np.uint8)
+        self.real = np.zeros((0,), dtype=self.dtype)
+
+
 class AgentReplay:
-    """Ring buffer of ``capacity`` steps of ``n_agents`` agents."""
+    """Ring buffer of ``capacity`` steps of ``n_agents`` agents.
+
+    ``binary_columns``: optional ``(obs_dim,)`` bool mask of observation columns holding only
+    0/1, stored as uint8 (exact; see the module docstring).
+    """
 
     def __init__(
         self,
@@ -46,14 +147,16 @@ class AgentReplay:
         obs_shape: tuple[int, ...],
         n_actions: int,
         obs_dtype: np.dtype = np.dtype(np.float32),
+        binary_columns: np.ndarray | None = None,
     ) -> None:
         require(capacity > 0, f"buffer capacity={capacity} must be > 0")
         self.capacity = capacity
+        self.n_agents = n_agents
         self.size = 0
         self._next = 0
         shape = (capacity, n_agents)
-        self.obs = np.zeros(shape + obs_shape, dtype=obs_dtype)
-        self.next_obs = np.zeros(shape + obs_shape, dtype=obs_dtype)
+        self.obs = ObservationStore(capacity, n_agents, obs_shape, obs_dtype, binary_columns)
+        self.next_obs = ObservationStore(capacity, n_agents, obs_shape, obs_dtype, binary_columns)
         self.actions = np.zeros(shape, dtype=np.int64)
         self.mean_action = np.zeros(shape + (n_actions,), dtype=np.float32)
         self.next_mean_action = np.zeros(shape + (n_actions,), dtype=np.float32)
@@ -63,6 +166,24 @@ class AgentReplay:
 
     def __len__(self) -> int:
         return self.size
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of every stored array (allocated for the full capacity)."""
+        arrays = (
+            self.actions,
+            self.mean_action,
+            self.next_mean_action,
+            self.rewards,
+            self.dones,
+            self.alive,
+        )
+        return self.obs.nbytes + self.next_obs.nbytes + sum(int(a.nbytes) for a in arrays)
+
+    @property
+    def bytes_per_agent_transition(self) -> float:
+        """:attr:`nbytes` per stored agent-transition at full capacity."""
+        return self.nbytes / (self.capacity * self.n_agents)
 
     def add(
         self,
@@ -77,11 +198,11 @@ class AgentReplay:
     ) -> None:
         """Store one step; arrays have the agent axis first (``(n, ...)``)."""
         i = self._next
-        self.obs[i] = obs
+        self.obs.put(i, obs)
         self.actions[i] = actions
         self.mean_action[i] = mean_action
         self.rewards[i] = rewards
-        self.next_obs[i] = next_obs
+        self.next_obs.put(i, next_obs)
         self.next_mean_action[i] = next_mean_action
         self.dones[i] = dones
         self.alive[i] = alive
@@ -104,12 +225,15 @@ class AgentReplay:
         def t(a: np.ndarray) -> torch.Tensor:
             return torch.as_tensor(a[idx], device=device)
 
+        def o(store: ObservationStore) -> torch.Tensor:
+            return torch.as_tensor(store.get(idx), device=device).float()
+
         return Batch(
-            obs=t(self.obs).float(),
+            obs=o(self.obs),
             actions=t(self.actions),
             mean_action=t(self.mean_action),
             rewards=t(self.rewards),
-            next_obs=t(self.next_obs).float(),
+            next_obs=o(self.next_obs),
             next_mean_action=t(self.next_mean_action),
             dones=t(self.dones),
             alive=t(self.alive),

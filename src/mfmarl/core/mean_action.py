@@ -35,9 +35,8 @@ def _finish(
     """Divide neighbour sums ``(n, D)`` by counts ``(n,)``; fill rows with no neighbour."""
     require_choice("fill", fill, FILLS)
     has = (counts > 0) & alive
-    out = np.empty_like(sums, dtype=np.float32)
-    out[has] = sums[has] / counts[has, None]
-    out[~has] = 0.0 if fill == "zeros" else 1.0 / n_actions
+    out = np.full(sums.shape, 0.0 if fill == "zeros" else 1.0 / n_actions, dtype=np.float32)
+    np.divide(sums, counts[:, None], out=out, where=has[:, None])
     return out
 
 

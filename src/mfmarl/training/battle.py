@@ -105,11 +105,20 @@ class BattleTrainConfig:
 
 
 def team_inputs(obs: TeamObs, team: int) -> np.ndarray:
-    """Flat learner inputs ``(n_max, H·W·C + F)`` of one team; team 1 is mirrored."""
+    """Flat learner inputs ``(n_max, H·W·C + F)`` of one team; team 1 is mirrored.
+
+    Written straight into the one output array (no intermediate mirrored copies).
+    """
     view, features = obs.view, obs.features
+    n, size = view.shape[0], view[0].size
+    out = np.empty((n, size + features.shape[1]), dtype=np.float32)
+    out_view = out[:, :size].reshape(view.shape)
     if team == 1:
-        view, features = mirror_observations(view, features)
-    return np.concatenate([view.reshape(view.shape[0], -1), features], axis=1)
+        mirror_observations(view, features, (out_view, out[:, size:]))
+    else:
+        out_view[...] = view
+        out[:, size:] = features
+    return out
 
 
 def to_engine_actions(actions: np.ndarray, team: int) -> np.ndarray:
@@ -170,7 +179,13 @@ def train_battle(
     algo = learner.config
     n, d = env.n_max, env.n_actions
     obs_dim = learner.obs_dim
-    replay = AgentReplay(max(1, config.buffer_size // n), n, (obs_dim,), d)
+    replay = AgentReplay(
+        max(1, config.buffer_size // n),
+        n,
+        (obs_dim,),
+        d,
+        binary_columns=env.binary_input_columns(),
+    )
     steps_per_batch = max(1, math.ceil(config.batch_size / n))
     step = learner.env_steps
     opponent_ch = 4 if env.config.minimap else 3

@@ -1,0 +1,137 @@
+"""Environment steps per second: the BattleEnv adapter against the raw engine and PettingZoo.
+
+    python benchmarks/env.py [--team-sizes 64 256 1024 4096] [--steps 300] [--repeats 3]
+
+One step moves every agent of both teams with uniform random actions (drawn before the
+timing). Three paths on the same engine, timed in the same process, round-robin:
+
+- raw: a ``magent2.GridWorld`` loop through its public methods: set actions, step, rewards,
+  alive flags, observations, clear_dead. It keeps nothing (the engine reuses its observation
+  buffers), so it is the least any wrapper can do.
+- adapter: :class:`mfmarl.envs.BattleEnv` (the same, plus fixed agent slots, fresh arrays
+  that the caller may keep, positions, deaths and kills).
+- pettingzoo: :func:`mfmarl.envs.battle.make_battle_parallel_env`, battle_v4's
+  ``ParallelEnv`` (dicts keyed by agent) on the same engine config and layout.
+
+Episodes are long enough that no reset falls inside a timed run. Writes
+``benchmarks/results/env.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+
+import numpy as np
+import torch
+from common import battle_map_size, interleaved_best, table, write_result
+
+from mfmarl.envs.battle import BattleConfig, BattleEnv, _add_armies, engine_config
+
+
+def raw_loop(config: BattleConfig, actions: np.ndarray) -> float:
+    """Seconds of ``len(actions)`` raw engine steps; ``actions: (steps, 2, n)``."""
+    import time
+
+    import magent2
+
+    engine = magent2.GridWorld(engine_config(config), map_size=config.map_size)
+    handles = engine.get_handles()
+    engine.reset()
+    _add_armies(engine, handles, config)
+    alive = [np.ones(actions.shape[2], dtype=bool) for _ in handles]
+    start = time.perf_counter()
+    for step in actions:
+        for t, h in enumerate(handles):
+            engine.set_action(h, step[t][alive[t]].astype(np.int32))
+        engine.step()
+        for t, h in enumerate(handles):
+            engine.get_reward(h)
+            now = engine.get_alive(h)
+            engine.get_observation(h)
+            alive[t][np.flatnonzero(alive[t])[~now]] = False
+        engine.clear_dead()
+    return time.perf_counter() - start
+
+
+def adapter(config: BattleConfig, actions: np.ndarray) -> float:
+    import time
+
+    env = BattleEnv(config)
+    env.reset(0)
+    start = time.perf_counter()
+    for step in actions:
+        env.step(step[0], step[1])
+    return time.perf_counter() - start
+
+
+def pettingzoo(config: BattleConfig, actions: np.ndarray) -> float:
+    import time
+
+    from mfmarl.envs.battle import make_battle_parallel_env
+
+    env = make_battle_parallel_env(config)
+    env.reset(seed=0)
+    names = list(env.agents)
+    start = time.perf_counter()
+    for step in actions:
+        flat = step.reshape(-1)
+        live = env.agents
+        index = {name: i for i, name in enumerate(names)}
+        env.step({a: int(flat[index[a]]) for a in live})
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--team-sizes", type=int, nargs="+", default=[64, 256, 1024, 4096])
+    parser.add_argument("--steps", type=int, default=300, help="steps per run at 64 v 64")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    rows, records = [], []
+    for n in args.team_sizes:
+        # fewer steps for bigger armies: about the same agent-steps per run
+        steps = max(10, args.steps * 64 // n)
+        map_size = 40 if n == 64 else battle_map_size(n)
+        team_size = None if n == 64 else n
+        config = BattleConfig(map_size=map_size, team_size=team_size, max_steps=steps + 1)
+        actions = np.random.default_rng(0).integers(0, 21, (steps, 2, config.n_agents))
+        paths = {
+            name: functools.partial(run, config, actions)
+            for name, run in (("raw", raw_loop), ("adapter", adapter), ("pettingzoo", pettingzoo))
+        }
+        best = interleaved_best(paths, args.repeats)
+        sps = {k: steps / v for k, v in best.items()}
+        record = {
+            "team_size": config.n_agents,
+            "map_size": map_size,
+            "steps": steps,
+            "steps_per_second": sps,
+            "adapter_vs_raw": sps["adapter"] / sps["raw"],
+            "adapter_vs_pettingzoo": sps["adapter"] / sps["pettingzoo"],
+        }
+        records.append(record)
+        rows.append(
+            [
+                f"{config.n_agents} v {config.n_agents}",
+                map_size,
+                sps["raw"],
+                sps["adapter"],
+                sps["pettingzoo"],
+                record["adapter_vs_raw"],
+                record["adapter_vs_pettingzoo"],
+            ]
+        )
+        print(f"  {n} per team done", file=sys.stderr)
+    headers = ["teams", "map", "raw st/s", "adapter st/s", "PZ st/s", "adp/raw", "adp/PZ"]
+    print(f"env: steps/s, uniform random actions, best of {args.repeats} interleaved runs")
+    print(table(headers, rows))
+    result = {"repeats": args.repeats, "rows": records}
+    print(f"wrote {write_result('env', result)}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""Collect the headline ratios of the benchmark results into ``results/summary.json``.
+
+    python benchmarks/summary.py
+
+Reads env.json, acting.json, learning.json and scale.json (written by the scripts of the same
+names) and writes exactly the issue's keys: the adapter against the raw engine and against
+PettingZoo at 64 v 64, the acting overhead, learning against a bare torch loop (the lower of
+MF-Q and MF-AC), the growth exponents (mean action: the larger of team and radius) and the
+compact replay's peak bytes per stored agent-transition.
+"""
+
+from __future__ import annotations
+
+import json
+
+from common import RESULTS, table
+
+
+def load(name: str) -> dict:
+    return json.loads((RESULTS / f"{name}.json").read_text())
+
+
+def main() -> dict:
+    env, acting, learning, scale = (load(n) for n in ("env", "acting", "learning", "scale"))
+    at_64 = next(row for row in env["rows"] if row["team_size"] == 64)
+    summary = {
+        "adapter_vs_raw": at_64["adapter_vs_raw"],
+        "adapter_vs_pettingzoo": at_64["adapter_vs_pettingzoo"],
+        "acting_overhead": acting["acting_overhead"],
+        "learning_vs_bare_torch": min(
+            learning[algo]["learning_vs_bare_torch"] for algo in ("mfq", "mfac")
+        ),
+        "mean_action_exponent": scale["mean_action_exponent"],
+        "acting_exponent": scale["acting_exponent"],
+        "replay_bytes_per_agent_transition": scale["replay"]["compact"][
+            "peak_bytes_per_agent_transition"
+        ],
+    }
+    goals = {
+        "adapter_vs_raw": ">= 0.9",
+        "adapter_vs_pettingzoo": ">= 2",
+        "acting_overhead": "<= 1.25",
+        "learning_vs_bare_torch": ">= 0.8",
+        "mean_action_exponent": "<= 1.1",
+        "acting_exponent": "<= 1.1",
+        "replay_bytes_per_agent_transition": "(uint8 0/1 columns)",
+    }
+    print(table(["figure", "value", "goal"], [[k, v, goals[k]] for k, v in summary.items()]))
+    path = RESULTS / "summary.json"
+    path.write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"wrote {path}")
+    return summary
+
+
+if __name__ == "__main__":
+    main()
