@@ -89,6 +89,10 @@ class AlgorithmConfig:
     """Rate of the running reward statistics used by reward_centering and reward_scaling."""
     entropy_coef: float = 0.0
     """Entropy bonus weight in the actor loss (mfac/iac)."""
+    actor_encoder: Literal["critic", "own"] = "critic"
+    """Grid views only (Battle): the actor reads the critic's view encoder without training it
+    (critic), or has an encoder of its own (own). With its own, the actor collapsed onto
+    moves before its policy gradient could tell where the opponents are (docs/battle.md)."""
     actor_gradient: Literal["sampled", "expected"] = "sampled"
     """sampled: ∇log π(a)·(Q(a) − V) at the action taken (the paper); expected: the exact
     expectation Σ_a ∇π(a)·Q(a) over actions (same mean, lower variance)."""
@@ -104,6 +108,7 @@ class AlgorithmConfig:
         require_choice("mean_action_stream", self.mean_action_stream, ("both", "value"))
         require_choice("optimizer", self.optimizer, ("adam", "sgd"))
         require_choice("actor_gradient", self.actor_gradient, ("sampled", "expected"))
+        require_choice("actor_encoder", self.actor_encoder, ("critic", "own"))
         require(all(h > 0 for h in self.hidden), f"hidden={self.hidden} sizes must be > 0")
         require(self.lr > 0, f"lr={self.lr} must be > 0")
         require(self.actor_lr > 0, f"actor_lr={self.actor_lr} must be > 0")
@@ -260,15 +265,20 @@ class Learner:
 
     # -- shared ------------------------------------------------------------------------------
     def make_optimizer(
-        self, module: nn.Module, lr: float, decayed: nn.Module | None = None
+        self,
+        module: nn.Module,
+        lr: float,
+        decayed: nn.Module | None = None,
+        params: list[nn.Parameter] | None = None,
     ) -> torch.optim.Optimizer:
-        """SGD or Adam over ``module``; the parameters of ``decayed`` (a submodule) get weight
-        decay ``advantage_decay``."""
+        """SGD or Adam over ``module`` (or only ``params`` of it); the parameters of
+        ``decayed`` (a submodule) get weight decay ``advantage_decay``."""
         decayed_ids = {id(p) for p in decayed.parameters()} if decayed is not None else set()
+        trained = list(module.parameters()) if params is None else params
         groups: list[dict[str, Any]] = [
-            {"params": [p for p in module.parameters() if id(p) not in decayed_ids]},
+            {"params": [p for p in trained if id(p) not in decayed_ids]},
             {
-                "params": [p for p in module.parameters() if id(p) in decayed_ids],
+                "params": [p for p in trained if id(p) in decayed_ids],
                 "weight_decay": self.config.advantage_decay,
             },
         ]

@@ -9,7 +9,7 @@ from mfmarl.algorithms.base import Learner, masked_mean
 from mfmarl.buffers import Batch
 from mfmarl.core.policy import mean_field_value, softmax
 from mfmarl.core.targets import mfq_target
-from mfmarl.networks import Actor, ViewActor, falling_preference
+from mfmarl.networks import Actor, ViewActor, ViewQNetwork, falling_preference
 
 
 class MeanFieldActorCritic(Learner):
@@ -25,13 +25,19 @@ class MeanFieldActorCritic(Learner):
         self.critic = self.make_q_network()
         self.critic_target = self.acting_copy(self.critic)
         initial_logits = falling_preference(self.n_actions, cfg.initial_preference)
+        actor_params = None
         if self.view_shape is not None:
-            self.actor: nn.Module = ViewActor(
+            critic = self.critic
+            shared = cfg.actor_encoder == "critic" and isinstance(critic, ViewQNetwork)
+            view_actor = ViewActor(
                 self.view_shape,  # type: ignore[arg-type]
                 self.feature_dim,
                 self.n_actions,
                 initial_logits=initial_logits,
+                encoder=critic.encoder if isinstance(critic, ViewQNetwork) and shared else None,
             ).to(self.device)
+            actor_params = view_actor.own_parameters()
+            self.actor: nn.Module = view_actor
         else:
             self.actor = Actor(
                 self.obs_dim,
@@ -42,7 +48,7 @@ class MeanFieldActorCritic(Learner):
             ).to(self.device)
         self.actor_act = self.acting_copy(self.actor)
         self.critic_optimizer = self.make_optimizer(self.critic, cfg.lr)
-        self.actor_optimizer = self.make_optimizer(self.actor, cfg.actor_lr)
+        self.actor_optimizer = self.make_optimizer(self.actor, cfg.actor_lr, params=actor_params)
 
     def modules(self) -> dict[str, nn.Module]:
         return {

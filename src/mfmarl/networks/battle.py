@@ -107,7 +107,15 @@ class ViewQNetwork(nn.Module):
 
 
 class ViewActor(nn.Module):
-    """``π(a | o)`` logits for views: ``obs: (B, n, H·W·C + F)`` -> ``(B, n, D)``."""
+    """``π(a | o)`` logits for views: ``obs: (B, n, H·W·C + F)`` -> ``(B, n, D)``.
+
+    ``encoder``: read the observation through this (the critic's) encoder, without passing
+    gradients into it, instead of an encoder of its own. The actor then starts from the
+    features the critic's regression finds (where the opponents are), which a policy
+    gradient alone learns far more slowly than the state-independent preference it also
+    sees (measured: an actor with its own encoder collapsed onto moves while the critic
+    already ranked the right attack first).
+    """
 
     def __init__(
         self,
@@ -116,13 +124,23 @@ class ViewActor(nn.Module):
         n_actions: int,
         head_hidden: Sequence[int] = (128, 64),
         initial_logits: torch.Tensor | None = None,
+        encoder: ViewEncoder | None = None,
     ) -> None:
         super().__init__()
-        self.encoder = ViewEncoder(view_shape, feature_dim)
+        self.shares_encoder = encoder is not None
+        self.encoder = encoder if encoder is not None else ViewEncoder(view_shape, feature_dim)
         self.head = nn.Sequential(
             _dense([self.encoder.out_dim, *head_hidden]), nn.Linear(head_hidden[-1], n_actions)
         )
         _set_output_bias(self.head, initial_logits)
 
+    def own_parameters(self) -> list[nn.Parameter]:
+        """The parameters the actor's loss trains (not a shared encoder's)."""
+        module = self.head if self.shares_encoder else self
+        return list(module.parameters())
+
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.head(self.encoder(obs))
+        features = self.encoder(obs)
+        if self.shares_encoder:
+            features = features.detach()
+        return self.head(features)
