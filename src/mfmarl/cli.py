@@ -802,7 +802,8 @@ def _command_line(args: argparse.Namespace) -> list[str]:
 def _cmd_train_battle(args: argparse.Namespace) -> int:
     import torch  # noqa: F401  (torch before magent2, which sets OMP_NUM_THREADS)
 
-    from mfmarl.training.battle import battle_preset, load_battle_run, run_battle_training
+    from mfmarl.evaluation.battle_runs import scaled_preset
+    from mfmarl.training.battle import load_battle_run, run_battle_training
     from mfmarl.training.rundir import RUN_OUTPUTS, prepare_run_dir
 
     algo_overrides = given(args, "algo")
@@ -830,12 +831,10 @@ def _cmd_train_battle(args: argparse.Namespace) -> int:
     else:
         if args.out is None:
             raise ConfigError("--out DIR is required (or --resume DIR)")
-        battle, algo_config, train_config = battle_preset(
-            algo_overrides.get("algo", "mfq"), args.scale
+        # shorter budgets keep the preset's rule: explore over the first half of the run
+        battle, algo_config, train_config = scaled_preset(
+            algo_overrides.get("algo", "mfq"), args.scale, overrides
         )
-        battle = _replace(battle, given(args, "battle"))
-        algo_config = _replace(algo_config, algo_overrides)
-        train_config = _replace(train_config, given(args, "train"))
         out = prepare_run_dir(args.out, args.force, RUN_OUTPUTS)
         summary = run_battle_training(
             battle,
