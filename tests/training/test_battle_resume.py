@@ -123,3 +123,20 @@ def test_resume_with_a_corrupt_checkpoint_is_one_line(tmp_path: Path, capsys) ->
     assert "corrupt" in err and len(err.strip().splitlines()) == 1
     assert (run / "metrics.csv").read_text() == saved  # nothing already saved is lost
     shutil.rmtree(run)
+
+
+def test_resume_with_a_checkpoint_of_another_algorithm_is_one_line(
+    tmp_path: Path,
+    capsys,  # type: ignore[no-untyped-def]
+) -> None:
+    run = tmp_path / "run"
+    assert main(["train", "battle", "--out", str(run), *TINY, "--episodes", "1"]) == 0
+    config = json.loads((run / "config.json").read_text())
+    config["algorithm"]["algo"] = "mfac"  # the checkpoint holds an mfq learner
+    config["train"]["episodes"] = 2
+    (run / "config.json").write_text(json.dumps(config))
+    capsys.readouterr()
+    assert main(["train", "battle", "--resume", str(run), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "is mfq, expected mfac" in err and len(err.strip().splitlines()) == 1
+    assert _episodes(run) == [0]
