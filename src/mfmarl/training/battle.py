@@ -291,7 +291,10 @@ def battle_preset(algo: str, scale: str) -> tuple[BattleConfig, AlgorithmConfig,
     of 0.01–0.1 reward, and with β = 1 the policy stayed almost uniform, as passive as random.
     The opponent is a frozen snapshot of the learner, refreshed every 20 episodes: against
     attack-nearest it peaked at 15/20 and 18/20 wins where always playing the current learner
-    peaked at 10/20 (docs/battle.md).
+    peaked at 10/20 (docs/battle.md). MF-AC/AC: the expected actor gradient Σ_a ∇π(a)·Q(a)
+    (no dependence on the replayed, ε-greedy actions) and entropy 0.05; with the sampled
+    gradient and entropy 0.01 both actors collapsed onto moves and never fought (0 kills,
+    every round against random a tie), with these both fight (docs/battle.md).
     """
     require_choice("scale", scale, ("quick", "paper"))
     if scale == "paper":
@@ -311,7 +314,8 @@ def battle_preset(algo: str, scale: str) -> tuple[BattleConfig, AlgorithmConfig,
         epsilon_end=0.05,
         epsilon_steps=episodes * steps // 2,
         dueling=False,
-        entropy_coef=0.01,
+        entropy_coef=0.05,
+        actor_gradient="expected",
     )
     train = BattleTrainConfig(episodes=episodes, opponent="snapshot", opponent_refresh=20)
     return battle, algo_config, train
