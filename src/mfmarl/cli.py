@@ -603,7 +603,7 @@ def _reproduce_battle_parser(commands: Any) -> None:
         "(--out/tournament), and write results.json (per-algorithm ratings, cross-play, win "
         "rate vs random), learning_curves.png, best_two.gif and report.md (win rates with "
         "Wilson intervals, the paper's ordering MF-Q > IL > MF-AC > AC against the measured "
-        "one). --scale quick (16 v 16 on 24×24, 300 episodes) takes about 35-45 minutes on 2 "
+        "one). --scale quick (16 v 16 on 24×24, 300 episodes) takes about 25 minutes on 2 "
         "cores with K = 1; --scale paper (64 v 64 on 40×40, 2000 episodes) takes about 46 "
         "CPU hours per seed on such cores (printed before it starts). For a smoke test: "
         "--episodes 2 --max-steps 10 --map-size 20 --rounds 2.",
