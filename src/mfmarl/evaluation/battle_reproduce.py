@@ -41,7 +41,7 @@ from mfmarl.core.errors import require, require_choice
 from mfmarl.envs.battle import BattleConfig
 from mfmarl.evaluation.battle_runs import (
     BattleRunJob,
-    default_checkpoint_every,
+    preset_job,
     read_summary,
     scaled_preset,
     train_battle_run,
@@ -131,18 +131,7 @@ def plan_runs(experiment: BattleExperiment, out: Path) -> list[BattleRunJob]:
     for algo in experiment.algos:
         for seed in range(experiment.seeds):
             overrides = {**experiment.overrides, "seed": seed}
-            battle, algo_config, train_config = scaled_preset(algo, experiment.scale, overrides)
-            name = run_name(algo, seed)
-            jobs.append(
-                BattleRunJob(
-                    name,
-                    battle,
-                    algo_config,
-                    train_config,
-                    str(out / "runs" / name),
-                    default_checkpoint_every(train_config.episodes),
-                )
-            )
+            jobs.append(preset_job(algo, experiment.scale, overrides, run_name(algo, seed), out))
     return jobs
 
 

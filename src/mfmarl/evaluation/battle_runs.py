@@ -173,6 +173,22 @@ def read_summary(job: BattleRunJob) -> dict[str, Any]:
     return dict(data) if isinstance(data, dict) else {}
 
 
+def preset_job(
+    algo: str,
+    scale: str,
+    overrides: Mapping[str, Any],
+    name: str,
+    out: Path,
+    params: tuple[tuple[str, Any], ...] = (),
+) -> BattleRunJob:
+    """The run ``name`` of ``algo``'s ``scale`` preset with ``overrides`` (see
+    :func:`scaled_preset`), written to ``out/runs/name`` with the default checkpoints."""
+    battle, algo_config, train_config = scaled_preset(algo, scale, overrides)
+    every = default_checkpoint_every(train_config.episodes)
+    out_dir = str(out / "runs" / name)
+    return BattleRunJob(name, battle, algo_config, train_config, out_dir, every, params)
+
+
 def default_checkpoint_every(episodes: int) -> int:
     """Ten checkpoints over a run (at least one episode apart)."""
     return max(1, episodes // 10)

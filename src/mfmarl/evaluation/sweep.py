@@ -32,9 +32,8 @@ from mfmarl.core.errors import require, require_choice
 from mfmarl.evaluation.battle import play_match
 from mfmarl.evaluation.battle_runs import (
     BattleRunJob,
-    default_checkpoint_every,
+    preset_job,
     read_summary,
-    scaled_preset,
     train_battle_run,
 )
 from mfmarl.evaluation.players import make_player
@@ -92,21 +91,10 @@ def plan_sweep(experiment: SweepExperiment, out: Path) -> list[BattleRunJob]:
             params = dict(zip(keys, values))
             label = "".join(f"_{k}={_format(params[k])}" for k in experiment.swept)
             for seed in experiment.seeds:
-                battle, algo_config, train_config = scaled_preset(
-                    algo, experiment.scale, {**params, "seed": seed}
-                )
+                swept = tuple((k, params[k]) for k in experiment.swept)
+                overrides = {**params, "seed": seed}
                 name = f"{algo}{label}_s{seed}"
-                jobs.append(
-                    BattleRunJob(
-                        name,
-                        battle,
-                        algo_config,
-                        train_config,
-                        str(out / "runs" / name),
-                        default_checkpoint_every(train_config.episodes),
-                        tuple((k, params[k]) for k in experiment.swept),
-                    )
-                )
+                jobs.append(preset_job(algo, experiment.scale, overrides, name, out, swept))
     return jobs
 
 

@@ -188,7 +188,6 @@ def train_battle(
     )
     steps_per_batch = max(1, math.ceil(config.batch_size / n))
     step = learner.env_steps
-    opponent_ch = 4 if env.config.minimap else 3
     opponent = learner
     for episode in range(start_episode, config.episodes):
         if config.opponent == "snapshot" and (
@@ -207,7 +206,9 @@ def train_battle(
         while not done:
             actions = [learner.act(inputs[0], previous[0], step)[0]]
             if sparring:  # the scripted player's engine actions, in the learner's frame
-                actions.append(MIRROR_ACTIONS[attack_nearest_actions(obs[1], rng, opponent_ch)])
+                actions.append(
+                    MIRROR_ACTIONS[attack_nearest_actions(obs[1], rng, env.opponent_channel)]
+                )
             else:
                 actions.append(opponent.act(inputs[1], previous[1], step)[0])
             result = env.step(to_engine_actions(actions[0], 0), to_engine_actions(actions[1], 1))
