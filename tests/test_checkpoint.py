@@ -147,3 +147,31 @@ def test_corrupt_files(tmp_path: Path) -> None:
 def test_no_pickle_files_are_written(tmp_path: Path) -> None:
     path = _saved(tmp_path)
     assert sorted(p.name for p in path.iterdir()) == [META_FILE, MODEL_FILE]
+
+
+@pytest.mark.parametrize(
+    ("algo", "trained", "average"), [("mfq", "q", "q_average"), ("mfac", "actor", "actor_average")]
+)
+def test_policy_average_by_hand_and_through_a_checkpoint(
+    algo: str, trained: str, average: str, tmp_path: Path
+) -> None:
+    """After one update φ̄ = (1 − τ)·φ₀ + τ·φ₁ (τ = 0.25); it is saved, and a learner that
+    only plays from then on acts with it."""
+    config = AlgorithmConfig(algo=algo, hidden=(8,), gamma=0.9, average_tau=0.25)  # type: ignore[arg-type]
+    learner = make_learner(config, OBS_DIM, D, N, seed=1)
+    before = {k: v.clone() for k, v in learner.modules()[trained].state_dict().items()}
+    rng = np.random.default_rng(0)
+    learner.update(_replay(rng).sample(4, rng), 0)  # type: ignore[call-arg]
+    after = learner.modules()[trained].state_dict()
+    averaged = learner.modules()[average].state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    for name, start in before.items():
+        torch.testing.assert_close(averaged[name], 0.75 * start + 0.25 * after[name])
+
+    save_checkpoint(tmp_path, learner)
+    restored = learner_from_checkpoint(tmp_path)
+    assert restored.use_average()
+    acting = restored.modules()[restored.acting_name].state_dict()
+    for name, value in averaged.items():
+        torch.testing.assert_close(acting[name], value, rtol=0, atol=0)
+    assert not _learner(algo).use_average()  # no average kept: nothing changes

@@ -92,3 +92,22 @@ def test_sample_categorical_draws_the_given_distribution() -> None:
     assert freq[0] == 0 and freq[2] == 0  # probability 0: never drawn
     # 20,000 draws: standard error of a frequency <= 0.0036, so 0.015 is over 4 of them
     torch.testing.assert_close(freq, probs[0].double(), atol=0.015, rtol=0)
+
+
+@pytest.mark.parametrize("algo", ["mfq", "mfac"])
+def test_acting_on_living_rows_only(algo: str) -> None:
+    """With ``alive``, the living rows get the probabilities a pass over every row gives
+    them, dead rows get action 0 and zero probabilities, and an all-dead team needs no pass."""
+    config = AlgorithmConfig(algo=algo, epsilon_start=0.1, epsilon_end=0.1)  # type: ignore[arg-type]
+    learner = make_learner(config, OBS, ACTIONS, AGENTS, view_shape=VIEW, seed=1)
+    rng = np.random.default_rng(0)
+    obs = rng.random((AGENTS, OBS), dtype=np.float32)
+    mean = rng.random((AGENTS, ACTIONS), dtype=np.float32)
+    alive = np.array([1, 0, 1, 1, 0, 1, 1, 0], dtype=bool)
+    _, every = learner.act(obs, mean, 0)
+    actions, probs = learner.act(obs, mean, 0, alive)
+    np.testing.assert_allclose(probs[alive], every[alive], rtol=1e-5, atol=1e-7)
+    assert (probs[~alive] == 0).all() and (actions[~alive] == 0).all()
+    assert ((actions >= 0) & (actions < ACTIONS)).all()
+    none, none_probs = learner.act(obs, mean, 0, np.zeros(AGENTS, dtype=bool))
+    assert (none == 0).all() and (none_probs == 0).all()

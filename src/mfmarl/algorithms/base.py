@@ -58,6 +58,11 @@ class AlgorithmConfig:
     act_tau: float = 1.0
     """Soft update rate of the acting copy of the policy (1.0: act with the current network).
     A small value makes the population's policy change slowly relative to the fit."""
+    average_tau: float = 0.0
+    """Rate of a Polyak average of the policy network kept for evaluation, φ̄ ← φ̄ + τ(φ − φ̄)
+    after each update (Q-network for MF-Q/IL, actor for MF-AC/AC); trained players (battle,
+    tournament, render) act with it. 0: no average, players act with the trained network.
+    Training never uses it."""
     initial_preference: float = 0.0
     """Initial policy logits are −κ·a for action index a (κ = this value; 0 = uniform start).
     Applied identically to every algorithm."""
@@ -122,6 +127,7 @@ class AlgorithmConfig:
         for name in ("target_tau", "act_tau"):
             value = getattr(self, name)
             require(0.0 < value <= 1.0, f"{name}={value} must be in (0, 1]")
+        require(0.0 <= self.average_tau <= 1.0, f"average_tau={self.average_tau} must be in [0, 1]")
         require(
             0.0 < self.reward_stats_rate <= 1.0,
             f"reward_stats_rate={self.reward_stats_rate} must be in (0, 1]",
@@ -319,6 +325,28 @@ class Learner:
         if self.config.grad_clip > 0:
             nn.utils.clip_grad_norm_(self.tensors(module).parameters, self.config.grad_clip)
 
+    def average_copy(self, module: nn.Module) -> nn.Module | None:
+        """The evaluation average of ``module`` (``None`` when ``average_tau`` is 0)."""
+        return self.acting_copy(module) if self.config.average_tau > 0 else None
+
+    def update_average(self, average: nn.Module | None, module: nn.Module) -> None:
+        if average is not None:
+            self.soft_update(average, module, self.config.average_tau)
+
+    def use_average(self) -> bool:
+        """Make the acting copy the evaluation average, for a learner that only plays from
+        now on (trained players). Returns whether there was an average."""
+        average = self.modules().get(self.average_name)
+        if average is None:
+            return False
+        self.modules()[self.acting_name].load_state_dict(average.state_dict())
+        return True
+
+    acting_name: str = ""
+    """Name in :meth:`modules` of the acting copy of the policy network."""
+    average_name: str = ""
+    """Name in :meth:`modules` of its evaluation average (present when average_tau > 0)."""
+
     @staticmethod
     def acting_copy(module: nn.Module) -> nn.Module:
         copied = copy.deepcopy(module)
@@ -363,22 +391,35 @@ class Learner:
 
     @torch.no_grad()
     def act(
-        self, obs: np.ndarray, mean_action: np.ndarray, step: int
+        self,
+        obs: np.ndarray,
+        mean_action: np.ndarray,
+        step: int,
+        alive: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Sample actions for all agents in one batched pass.
 
         ``obs: (n, obs_dim)``, ``mean_action: (n, D)`` -> ``(actions (n,), probs (n, D))``.
+        ``alive: (n,)`` (optional): with shared parameters only the living rows go through the
+        network; dead rows get action 0 and probability rows of zeros (nothing reads them).
         With shared parameters, more than :data:`ACT_CHUNK` agents go through the network in
         chunks of that many (rows are independent): past a few hundred agents a single pass
         spills the activations out of the CPU caches and costs more per agent.
         """
+        n = obs.shape[0]
+        rows = None
+        if alive is not None and self.groups == 1 and not alive.all():
+            rows = np.flatnonzero(alive)
+            obs, mean_action = obs[rows], mean_action[rows]
         o = torch.as_tensor(obs, dtype=torch.float32, device=self.device).unsqueeze(0)
         m = torch.as_tensor(mean_action, dtype=torch.float32, device=self.device).unsqueeze(0)
-        n = o.shape[1]
-        if self.groups == 1 and n > ACT_CHUNK:
+        k = o.shape[1]
+        if k == 0:
+            return np.zeros(n, dtype=np.int64), np.zeros((n, self.n_actions), dtype=np.float32)
+        if self.groups == 1 and k > ACT_CHUNK:
             parts = [
                 self.policy(o[:, s : s + ACT_CHUNK], m[:, s : s + ACT_CHUNK], step)[0]
-                for s in range(0, n, ACT_CHUNK)
+                for s in range(0, k, ACT_CHUNK)
             ]
             probs = torch.cat(parts)
         else:
@@ -387,7 +428,13 @@ class Learner:
         if eps > 0:
             probs = (1 - eps) * probs + eps / self.n_actions
         probs = probs.cpu()
-        return sample_categorical(probs, self.generator).numpy(), probs.numpy()
+        actions = sample_categorical(probs, self.generator).numpy()
+        if rows is None:
+            return actions, probs.numpy()
+        all_actions = np.zeros(n, dtype=np.int64)
+        all_probs = np.zeros((n, self.n_actions), dtype=np.float32)
+        all_actions[rows], all_probs[rows] = actions, probs.numpy()
+        return all_actions, all_probs
 
     def compact(self, batch: Batch, normalizer: nn.Module | None) -> Batch:
         """:func:`~mfmarl.buffers.living_rows` of ``batch`` when that changes nothing but

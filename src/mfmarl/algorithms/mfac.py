@@ -17,8 +17,11 @@ class MeanFieldActorCritic(Learner):
 
     The critic is trained like MF-Q with the actor's policy inside v^MF(s'); the actor follows
     ``∇log π(a|o)·(Q(o, a, ā) − Σ_b π(b|o)Q(o, b, ā))`` plus an optional entropy bonus.
-    For ``algo="iac"`` the critic has no ā input.
+    With ``average_tau`` > 0, ``actor_average`` is the Polyak average of the actor that
+    trained players act with. For ``algo="iac"`` the critic has no ā input.
     """
+
+    acting_name, average_name = "actor_act", "actor_average"
 
     def build(self) -> None:
         cfg = self.config
@@ -47,16 +50,20 @@ class MeanFieldActorCritic(Learner):
                 initial_logits=initial_logits,
             ).to(self.device)
         self.actor_act = self.acting_copy(self.actor)
+        self.actor_average = self.average_copy(self.actor)
         self.critic_optimizer = self.make_optimizer(self.critic, cfg.lr)
         self.actor_optimizer = self.make_optimizer(self.actor, cfg.actor_lr, params=actor_params)
 
     def modules(self) -> dict[str, nn.Module]:
-        return {
+        modules = {
             "critic": self.critic,
             "critic_target": self.critic_target,
             "actor": self.actor,
             "actor_act": self.actor_act,
         }
+        if self.actor_average is not None:
+            modules["actor_average"] = self.actor_average
+        return modules
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"critic": self.critic_optimizer, "actor": self.actor_optimizer}
@@ -108,6 +115,7 @@ class MeanFieldActorCritic(Learner):
 
         self.soft_update(self.critic_target, self.critic, cfg.target_tau)
         self.soft_update(self.actor_act, self.actor, cfg.act_tau)
+        self.update_average(self.actor_average, self.actor)
         self.updates += 1
         return {
             "losses/td_loss": float(masked_mean(td_error.detach(), batch.alive)),

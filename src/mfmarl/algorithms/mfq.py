@@ -16,18 +16,26 @@ class MeanFieldQ(Learner):
 
     Three copies of the Q-network: the online one (trained), the target one (soft-updated with
     ``target_tau``, used in the target) and the acting one (soft-updated with ``act_tau``).
-    For ``algo="iql"`` the network has no ā input; everything else is identical.
+    With ``average_tau`` > 0 a fourth, ``q_average``, is the Polyak average that trained
+    players act with. For ``algo="iql"`` the network has no ā input; everything else is
+    identical.
     """
+
+    acting_name, average_name = "q_act", "q_average"
 
     def build(self) -> None:
         self.q = self.make_q_network(initial_q=self.initial_q(self.config.beta_start))
         self.q_target = self.acting_copy(self.q)
         self.q_act = self.acting_copy(self.q)
+        self.q_average = self.average_copy(self.q)
         advantage = getattr(self.q, "advantage", None)
         self.optimizer = self.make_optimizer(self.q, self.config.lr, advantage)
 
     def modules(self) -> dict[str, nn.Module]:
-        return {"q": self.q, "q_target": self.q_target, "q_act": self.q_act}
+        modules = {"q": self.q, "q_target": self.q_target, "q_act": self.q_act}
+        if self.q_average is not None:
+            modules["q_average"] = self.q_average
+        return modules
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"q": self.optimizer}
@@ -65,6 +73,7 @@ class MeanFieldQ(Learner):
         self.optimizer.step()
         self.soft_update(self.q_target, self.q, cfg.target_tau)
         self.soft_update(self.q_act, self.q, cfg.act_tau)
+        self.update_average(self.q_average, self.q)
         self.updates += 1
         return {
             "losses/td_loss": float(masked_mean(td_error.detach(), batch.alive)),

@@ -84,7 +84,8 @@ class AttackWeakestPlayer(AttackNearestPlayer):
 class LearnerPlayer:
     """A trained learner from a checkpoint: one batched forward pass per step on the team's
     observations (mirrored on the right side, as in training) and the previous step's ā; it
-    samples from the learner's policy without the training-time ε. ``trained_on``: the
+    samples from the learner's policy without the training-time ε (with the Polyak average of
+    its weights when the run kept one, ``average_tau`` > 0). ``trained_on``: the
     battle settings recorded in its checkpoint; ``neighbourhood``/``radius``: how its ā is
     formed, as in training."""
 
@@ -143,6 +144,7 @@ def load_learner_player(spec: str) -> LearnerPlayer:
         learner.view_shape is not None,
         f"player {spec!r}: the checkpoint is not a Battle learner (it has no view input)",
     )
+    learner.use_average()
     meta = read_json(checkpoint / META_FILE)
     try:
         env = meta.get("env") or {}

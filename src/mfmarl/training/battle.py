@@ -2,8 +2,9 @@
 
 One learner controls both armies. Team 1 sees the world mirrored left–right (its views
 flipped, its action indices permuted, id bits zeroed), so the shared network cannot tell the
-sides apart, plays either side, and learns from both teams' transitions; the opponent is the
-learner itself (the stated self-play rule: both sides always play the current policy).
+sides apart, plays either side, and learns from both teams' transitions. The right army is
+played by the current learner, a frozen snapshot of it, or a copy drawn from a pool of past
+snapshots (:attr:`BattleTrainConfig.opponent`, the stated self-play rule).
 Per step: one batched forward pass per team on the previous step's ā, one engine step, the
 realised ā of the executed actions, two replay inserts (one per team), then the updates.
 Dead slots are masked in the replay and in every loss; an agent's dying step is stored with
@@ -77,10 +78,15 @@ class BattleTrainConfig:
     its own: two torch threads beside one busy process on 2 cores ran 14x slower."""
     opponent: str = "self"
     """Who plays the right army: self (the current learner, so both sides always play the
-    newest policy) or snapshot (a frozen copy of the learner, replaced by the current one
-    every opponent_refresh episodes). Both armies' transitions are stored either way."""
+    newest policy), snapshot (a frozen copy of the learner, replaced by the current one
+    every opponent_refresh episodes) or pool (a frozen copy is added every opponent_refresh
+    episodes to a pool of the last opponent_pool copies, and each episode's opponent is
+    drawn uniformly from it, as in fictitious self-play). Both armies' transitions are
+    stored either way."""
     opponent_refresh: int = 20
-    """Episodes between snapshot refreshes (opponent=snapshot)."""
+    """Episodes between snapshots (opponent=snapshot or pool)."""
+    opponent_pool: int = 10
+    """Frozen copies kept (opponent=pool)."""
     sparring: float = 0.0
     """Fraction of episodes in which the right army is played by the scripted attack-nearest
     player instead of the learner (its transitions are stored too, as off-policy experience);
@@ -99,8 +105,9 @@ class BattleTrainConfig:
             self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"),
             f"device={self.device!r} must be auto, cpu, cuda or cuda:N",
         )
-        require_choice("opponent", self.opponent, ("self", "snapshot"))
+        require_choice("opponent", self.opponent, ("self", "snapshot", "pool"))
         require(self.opponent_refresh >= 1, "opponent_refresh must be >= 1")
+        require(self.opponent_pool >= 1, "opponent_pool must be >= 1")
         require(0.0 <= self.sparring <= 1.0, f"sparring={self.sparring} must be in [0, 1]")
 
 
@@ -188,12 +195,14 @@ def train_battle(
     )
     steps_per_batch = max(1, math.ceil(config.batch_size / n))
     step = learner.env_steps
-    opponent = learner
+    pool: list[Learner] = []  # frozen copies (opponent=snapshot: the last one plays)
     for episode in range(start_episode, config.episodes):
-        if config.opponent == "snapshot" and (
-            opponent is learner or (episode - start_episode) % config.opponent_refresh == 0
-        ):
-            opponent = frozen_copy(learner, config.seed * 7919 + episode)
+        opponent = learner
+        if config.opponent != "self":
+            if not pool or (episode - start_episode) % config.opponent_refresh == 0:
+                pool.append(frozen_copy(learner, config.seed * 7919 + episode))
+                del pool[: -config.opponent_pool if config.opponent == "pool" else -1]
+            opponent = pool[int(rng.integers(len(pool)))] if config.opponent == "pool" else pool[-1]
         started = time.perf_counter()
         obs = env.reset(config.seed * 100_003 + episode)
         sparring = bool(rng.random() < config.sparring)
@@ -204,13 +213,13 @@ def train_battle(
         length = 0
         done = False
         while not done:
-            actions = [learner.act(inputs[0], previous[0], step)[0]]
+            actions = [learner.act(inputs[0], previous[0], step, obs[0].alive)[0]]
             if sparring:  # the scripted player's engine actions, in the learner's frame
                 actions.append(
                     MIRROR_ACTIONS[attack_nearest_actions(obs[1], rng, env.opponent_channel)]
                 )
             else:
-                actions.append(opponent.act(inputs[1], previous[1], step)[0])
+                actions.append(opponent.act(inputs[1], previous[1], step, obs[1].alive)[0])
             result = env.step(to_engine_actions(actions[0], 0), to_engine_actions(actions[1], 1))
             done = result.done
             truncated = done and min(env.alive_counts) > 0
@@ -290,10 +299,14 @@ def battle_preset(algo: str, scale: str) -> tuple[BattleConfig, AlgorithmConfig,
     first half of the run (no fighting appears while ε is high), and a Boltzmann β that
     sharpens from 10 to 100 over the same half: Q differences between moves are of the order
     of 0.01–0.1 reward, and with β = 1 the policy stayed almost uniform, as passive as random.
-    The opponent is a frozen snapshot of the learner, refreshed every 20 episodes: against
-    attack-nearest it peaked at 15/20 and 18/20 wins where always playing the current learner
-    peaked at 10/20 (docs/battle.md). MF-AC/AC: the expected actor gradient Σ_a ∇π(a)·Q(a)
-    (no dependence on the replayed, ε-greedy actions) and entropy 0.05; with the sampled
+    Self-play against a pool (fictitious self-play): every 20 episodes a frozen copy of the
+    learner joins a pool of the last 10, and each episode's opponent is drawn from it. Trained
+    players act with a Polyak average of the policy weights over about the last 20 episodes
+    (``average_tau`` = 1 / (20 · steps)). Against attack-nearest, single checkpoints of the
+    trained network swung between 0 and 18 wins in 20 rounds 50 episodes apart; the averages
+    of three pool runs ended at 18, 15 and 16 of 20 (docs/battle.md). MF-AC/AC: the expected
+    actor gradient Σ_a ∇π(a)·Q(a) (no dependence on the replayed, ε-greedy actions) and
+    entropy 0.05; with the sampled
     gradient and entropy 0.01 both actors collapsed onto moves and never fought (0 kills,
     every round against random a tie), with these both fight (docs/battle.md).
     """
@@ -317,8 +330,11 @@ def battle_preset(algo: str, scale: str) -> tuple[BattleConfig, AlgorithmConfig,
         dueling=False,
         entropy_coef=0.05,
         actor_gradient="expected",
+        average_tau=1.0 / (20 * steps),
     )
-    train = BattleTrainConfig(episodes=episodes, opponent="snapshot", opponent_refresh=20)
+    train = BattleTrainConfig(
+        episodes=episodes, opponent="pool", opponent_refresh=20, opponent_pool=10
+    )
     return battle, algo_config, train
 
 
