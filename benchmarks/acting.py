@@ -23,10 +23,14 @@ import torch
 from common import battle_map_size, interleaved_best, table, write_result
 from env import raw_loop
 
-from mfmarl.algorithms import make_learner
 from mfmarl.algorithms.base import ACT_CHUNK
 from mfmarl.envs.battle import BattleConfig, BattleEnv
-from mfmarl.training.battle import BattleTrainConfig, battle_obs_dim, battle_preset, train_battle
+from mfmarl.training.battle import (
+    BattleTrainConfig,
+    battle_preset,
+    make_battle_learner,
+    train_battle,
+)
 
 
 def battle_for(team_size: int, steps: int) -> BattleConfig:
@@ -40,15 +44,7 @@ def acting_loop(battle: BattleConfig, algo: str = "mfq", episodes: int = 2) -> f
     """Seconds per step of the trainer's acting loop (the last of ``episodes`` episodes)."""
     _, algo_config, _ = battle_preset(algo, "paper")
     env = BattleEnv(battle)
-    learner = make_learner(
-        algo_config,
-        battle_obs_dim(env),
-        env.n_actions,
-        env.n_max,
-        "cpu",
-        0,
-        view_shape=env.view_shape,  # type: ignore[arg-type]
-    )
+    learner = make_battle_learner(env, algo_config)
     # a replay of one episode, so that the measured episode writes into warm memory
     train = BattleTrainConfig(
         episodes=episodes,
@@ -63,15 +59,7 @@ def forwards_alone(battle: BattleConfig, algo: str = "mfq", steps: int = 50) -> 
     """Seconds of the acting network's two team forward passes per step."""
     _, algo_config, _ = battle_preset(algo, "paper")
     env = BattleEnv(battle)
-    learner = make_learner(
-        algo_config,
-        battle_obs_dim(env),
-        env.n_actions,
-        env.n_max,
-        "cpu",
-        0,
-        view_shape=env.view_shape,  # type: ignore[arg-type]
-    )
+    learner = make_battle_learner(env, algo_config)
     net = learner.modules()["q_act" if algo in ("mfq", "iql") else "actor_act"]
     n, d = env.n_max, env.n_actions
     obs = torch.rand(2, 1, n, learner.obs_dim)

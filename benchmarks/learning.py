@@ -22,10 +22,10 @@ import torch
 from common import interleaved_best, table, write_result
 from torch import nn
 
-from mfmarl.algorithms import Learner, make_learner
+from mfmarl.algorithms import Learner
 from mfmarl.buffers import AgentReplay, Batch
 from mfmarl.envs.battle import BattleConfig, BattleEnv
-from mfmarl.training.battle import battle_obs_dim, battle_preset, team_inputs
+from mfmarl.training.battle import battle_obs_dim, battle_preset, make_battle_learner, team_inputs
 
 N_ACTIONS = 21
 
@@ -55,15 +55,7 @@ def real_batch(env: BattleEnv, rng: np.random.Generator) -> tuple[AgentReplay, B
 
 def learner_for(algo: str, env: BattleEnv) -> Learner:
     _, algo_config, _ = battle_preset(algo, "paper")
-    return make_learner(
-        algo_config,
-        battle_obs_dim(env),
-        env.n_actions,
-        env.n_max,
-        "cpu",
-        0,
-        view_shape=env.view_shape,  # type: ignore[arg-type]
-    )
+    return make_battle_learner(env, algo_config)
 
 
 def timed(step: callable, updates: int) -> float:  # type: ignore[valid-type]

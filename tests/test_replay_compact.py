@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-import torch  # noqa: F401 - before magent2, which sets OMP_NUM_THREADS on import
+import torch  # before magent2, which sets OMP_NUM_THREADS on import
 
 from mfmarl.buffers import AgentReplay, Batch, living_rows
 from mfmarl.envs.battle import BattleConfig, BattleEnv
@@ -110,3 +110,35 @@ def test_living_rows_keeps_the_living_agent_transitions() -> None:
     assert kept.alive.tolist() == [[1.0, 1.0, 1.0]]
     everyone = batch._replace(alive=torch.ones(2, 3))
     assert living_rows(everyone) is everyone
+
+
+def test_passing_the_returned_next_obs_back_stores_the_same_arrays() -> None:
+    """A stream of observations added as ``add(previous_return, ..., next_obs)`` is stored
+    exactly as one added from the raw arrays, also when a non-binary value arrives midway
+    (the stores switch to plain storage while an encoded observation is in flight)."""
+    rng = np.random.default_rng(3)
+    frames = [_obs(rng) for _ in range(7)]
+    frames[4][1, 0] = 0.5  # a binary column holds 0.5 from frame 4 on
+    raw = AgentReplay(8, N, (5,), D, binary_columns=BINARY)
+    reused = AgentReplay(8, N, (5,), D, binary_columns=BINARY)
+    zeros = np.zeros(N, dtype=np.float32)
+    mean = np.full((N, D), 1 / D, dtype=np.float32)
+    carried = None
+    for obs, nxt in zip(frames[:-1], frames[1:], strict=True):
+        _add(raw, obs, nxt)
+        carried = reused.add(
+            obs if carried is None else carried,
+            np.zeros(N, int),
+            mean,
+            zeros,
+            nxt,
+            mean,
+            zeros,
+            zeros + 1,
+        )
+    assert not reused.obs.compact and not reused.next_obs.compact
+    one, two = raw._batch(np.arange(6), "cpu"), reused._batch(np.arange(6), "cpu")
+    for field in ("obs", "next_obs"):
+        assert torch.equal(getattr(one, field), getattr(two, field))
+    expected = torch.as_tensor(np.stack(frames[:-1]))
+    assert torch.equal(two.obs, expected)

@@ -1,5 +1,5 @@
 """Replay storage for agent arrays with alive masks."""
 
-from mfmarl.buffers.replay import AgentReplay, Batch, ObservationStore, living_rows
+from mfmarl.buffers.replay import AgentReplay, Batch, ObservationStore, StoredObs, living_rows
 
-__all__ = ["AgentReplay", "Batch", "ObservationStore", "living_rows"]
+__all__ = ["AgentReplay", "Batch", "ObservationStore", "StoredObs", "living_rows"]

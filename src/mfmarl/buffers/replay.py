@@ -56,6 +56,15 @@ def living_rows(batch: Batch) -> Batch:
     return Batch(*(field[mask].unsqueeze(0) for field in batch))
 
 
+class StoredObs(NamedTuple):
+    """An observation ``(n, *obs_shape)`` as a store keeps it: ``bits`` (uint8) and ``real``
+    columns, or ``plain`` when the store is not compact."""
+
+    bits: np.ndarray | None
+    real: np.ndarray | None
+    plain: np.ndarray | None
+
+
 class ObservationStore:
     """``(capacity, n, *obs_shape)`` observations, optionally split into uint8 and real columns.
 
@@ -101,18 +110,33 @@ class ObservationStore:
             return int(self.plain.nbytes)
         return int(self.bits.nbytes + self.real.nbytes)
 
-    def put(self, i: int, obs: np.ndarray) -> None:
-        """Store ``obs: (n, *obs_shape)`` at step slot ``i``."""
+    def encode(self, obs: np.ndarray) -> StoredObs:
+        """``obs: (n, *obs_shape)`` split as :meth:`put` stores it (switching the store to plain
+        storage if a binary column holds anything but 0 or 1)."""
         if self.plain is None:
             binary = obs[..., self.binary_idx]
             bits = binary.astype(np.uint8)
             if np.array_equal(bits, binary):
-                self.bits[i] = bits
-                self.real[i] = obs[..., self.real_idx]
-                return
+                return StoredObs(bits, obs[..., self.real_idx], None)
             self._expand()
-        assert self.plain is not None
-        self.plain[i] = obs
+        return StoredObs(None, None, obs)
+
+    def put(self, i: int, obs: np.ndarray | StoredObs) -> StoredObs:
+        """Store ``obs: (n, *obs_shape)``, or one :meth:`encode` returned, at step slot ``i``;
+        return it encoded (arrays valid until slot ``i`` is written again)."""
+        stored = obs if isinstance(obs, StoredObs) else self.encode(obs)
+        if stored.plain is not None and self.plain is None:
+            self._expand()
+        if self.plain is None:
+            assert stored.bits is not None and stored.real is not None
+            self.bits[i], self.real[i] = stored.bits, stored.real
+            return stored
+        if stored.plain is not None:
+            self.plain[i] = stored.plain
+        else:
+            self.plain[i][..., self.binary_idx] = stored.bits
+            self.plain[i][..., self.real_idx] = stored.real
+        return StoredObs(None, None, self.plain[i])
 
     def get(self, idx: np.ndarray) -> np.ndarray:
         """Observations of step slots ``idx: (B,)`` -> ``(B, n, *obs_shape)``."""
@@ -187,7 +211,7 @@ class AgentReplay:
 
     def add(
         self,
-        obs: np.ndarray,
+        obs: np.ndarray | StoredObs,
         actions: np.ndarray,
         mean_action: np.ndarray,
         rewards: np.ndarray,
@@ -195,19 +219,25 @@ class AgentReplay:
         next_mean_action: np.ndarray,
         dones: np.ndarray,
         alive: np.ndarray,
-    ) -> None:
-        """Store one step; arrays have the agent axis first (``(n, ...)``)."""
+    ) -> StoredObs:
+        """Store one step; arrays have the agent axis first (``(n, ...)``).
+
+        Returns ``next_obs`` as stored: a caller whose next step starts from this
+        ``next_obs`` passes the returned value as that step's ``obs`` (valid until the next
+        :meth:`add`), which saves converting the same observation twice.
+        """
         i = self._next
         self.obs.put(i, obs)
         self.actions[i] = actions
         self.mean_action[i] = mean_action
         self.rewards[i] = rewards
-        self.next_obs.put(i, next_obs)
+        stored_next = self.next_obs.put(i, next_obs)
         self.next_mean_action[i] = next_mean_action
         self.dones[i] = dones
         self.alive[i] = alive
         self._next = (i + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
+        return stored_next
 
     def sample(self, batch_size: int, rng: np.random.Generator, device: str = "cpu") -> Batch:
         """Draw ``batch_size`` stored steps uniformly (with replacement)."""

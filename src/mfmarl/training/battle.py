@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from mfmarl import __version__
 from mfmarl.algorithms import AlgorithmConfig, Learner, make_learner
-from mfmarl.buffers import AgentReplay
+from mfmarl.buffers import AgentReplay, StoredObs
 from mfmarl.core.errors import ConfigError, require, require_choice
 from mfmarl.core.mean_action import Fill, radius_mean_action, team_mean_action
 from mfmarl.envs.battle import (
@@ -208,6 +208,7 @@ def train_battle(
         sparring = bool(rng.random() < config.sparring)
         inputs = [team_inputs(obs[t], t) for t in (0, 1)]
         previous = [fill_mean_action(n, d, algo.initial_mean_action) for _ in (0, 1)]
+        stored: list[StoredObs | None] = [None, None]  # inputs[t] as the replay holds them
         returns = np.zeros(2)
         losses: dict[str, list[float]] = {}
         length = 0
@@ -237,8 +238,9 @@ def train_battle(
                 fitted = realised if algo.mean_action_timing == "realised" else previous[t]
                 next_inputs = team_inputs(result.obs[t], t)
                 dones = result.died[t] | (done and not truncated)
-                replay.add(
-                    inputs[t],
+                carried = stored[t]
+                stored[t] = replay.add(
+                    inputs[t] if carried is None else carried,
                     actions[t],
                     fitted,
                     result.rewards[t],
@@ -344,6 +346,22 @@ def battle_obs_dim(env: BattleEnv) -> int:
     return height * width * channels + env.feature_dim
 
 
+def make_battle_learner(
+    env: BattleEnv, algo_config: AlgorithmConfig, seed: int = 0, device: str = "cpu"
+) -> Learner:
+    """A learner for ``env``'s armies: view networks on :func:`team_inputs`, one slot per
+    agent of the larger team, the engine's 21 actions."""
+    return make_learner(
+        algo_config,
+        battle_obs_dim(env),
+        env.n_actions,
+        env.n_max,
+        device,
+        seed,
+        view_shape=cast(tuple[int, int, int], env.view_shape),
+    )
+
+
 def run_battle_training(
     battle: BattleConfig,
     algo_config: AlgorithmConfig,
@@ -369,15 +387,7 @@ def run_battle_training(
     torch.set_num_threads(train_config.threads)
     device = resolve_device(train_config.device)
     env = BattleEnv(battle)
-    learner = make_learner(
-        algo_config,
-        battle_obs_dim(env),
-        env.n_actions,
-        env.n_max,
-        device,
-        train_config.seed,
-        view_shape=cast(tuple[int, int, int], env.view_shape),
-    )
+    learner = make_battle_learner(env, algo_config, train_config.seed, device)
     env_meta = {"name": "battle", "config": dataclasses.asdict(battle)}
     rng = seed_everything(train_config.seed)
     start = 0
