@@ -186,13 +186,15 @@ def _copy_all(into: list[torch.Tensor], come: list[torch.Tensor]) -> None:
         a.copy_(b)
 
 
-def sample_categorical(probs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+def sample_categorical(probs: np.ndarray, generator: torch.Generator) -> np.ndarray:
     """One action per row of ``probs: (n, D)`` -> ``(n,)`` int64, by inverting the CDF with one
-    uniform draw per row (4x faster than ``torch.multinomial`` for small ``D``; the same
-    distribution; actions of probability 0 are never drawn)."""
-    cdf = probs.double().cumsum(-1)  # float64: u * total < total but for 2^-53 odds
-    u = torch.rand(probs.shape[0], 1, generator=generator, dtype=cdf.dtype) * cdf[:, -1:]
-    return torch.searchsorted(cdf, u, right=True).squeeze(-1).clamp_max_(probs.shape[-1] - 1)
+    uniform draw per row from ``generator`` (4x faster than ``torch.multinomial`` for small
+    ``D``; the same distribution; actions of probability 0 are never drawn). In numpy: on
+    64 × 21 its few small operations cost less than the same ones in torch."""
+    cdf = np.cumsum(probs, axis=-1, dtype=np.float64)  # u * total < total but for 2^-53 odds
+    u = torch.rand(probs.shape[0], generator=generator, dtype=torch.float64).numpy()
+    drawn = (cdf <= (u * cdf[:, -1])[:, None]).sum(axis=-1)
+    return np.minimum(drawn, probs.shape[-1] - 1)
 
 
 def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -424,16 +426,17 @@ class Learner:
             probs = torch.cat(parts)
         else:
             probs = self.policy(o, m, step)[0]
+        mixed = probs.cpu().numpy()
         eps = self.epsilon(step)
         if eps > 0:
-            probs = (1 - eps) * probs + eps / self.n_actions
-        probs = probs.cpu()
-        actions = sample_categorical(probs, self.generator).numpy()
+            mixed = mixed * np.float32(1 - eps)
+            mixed += np.float32(eps / self.n_actions)
+        actions = sample_categorical(mixed, self.generator)
         if rows is None:
-            return actions, probs.numpy()
+            return actions, mixed
         all_actions = np.zeros(n, dtype=np.int64)
         all_probs = np.zeros((n, self.n_actions), dtype=np.float32)
-        all_actions[rows], all_probs[rows] = actions, probs.numpy()
+        all_actions[rows], all_probs[rows] = actions, mixed
         return all_actions, all_probs
 
     def compact(self, batch: Batch, normalizer: nn.Module | None) -> Batch:
