@@ -6,12 +6,14 @@ import json
 import math
 from pathlib import Path
 
-import torch  # noqa: F401  (torch before magent2)
+import numpy as np
+import pytest
+import torch  # before magent2
 
 from mfmarl.algorithms import AlgorithmConfig, make_learner
 from mfmarl.cli import main
 from mfmarl.envs.battle import BattleConfig, BattleEnv
-from mfmarl.training.battle import BattleTrainConfig, train_battle
+from mfmarl.training.battle import BattleTrainConfig, choose_opponent, train_battle
 from mfmarl.training.checkpoint import save_checkpoint
 
 
@@ -63,3 +65,32 @@ def test_train_battle_bad_input(tmp_path: Path, capsys) -> None:  # type: ignore
     assert main(["train", "battle", "--out", str(tmp_path / "c"), "--neighbourhood", "x"]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 3
+
+
+@pytest.mark.parametrize("rule", ["self", "snapshot", "pool"])
+def test_self_play_opponent_rules(rule: str) -> None:
+    """self: the learner itself. snapshot: the newest frozen copy, taken at the first episode
+    and every 3 after it. pool: one of the last 2 copies, drawn uniformly."""
+    learner = make_learner(AlgorithmConfig(hidden=(4,)), 3, 2, 2, seed=0)
+    config = BattleTrainConfig(opponent=rule, opponent_refresh=3, opponent_pool=2)
+    pool: list = []
+    rng = np.random.default_rng(0)
+    seen = []
+    for episode in range(5, 5 + 12):  # a session resumed at episode 5
+        with torch.no_grad():  # the learner moves on between episodes
+            next(iter(learner.modules()["q"].parameters())).add_(1.0)
+        opponent = choose_opponent(learner, pool, config, episode, 5, rng)
+        if rule == "self":
+            assert opponent is learner and not pool
+            continue
+        assert opponent is not learner
+        assert all(not p.requires_grad for m in opponent.modules().values() for p in m.parameters())
+        assert len(pool) == (1 if rule == "snapshot" else min(2, (episode - 5) // 3 + 1))
+        assert opponent in pool
+        seen.append(id(opponent))
+        if rule == "snapshot":
+            assert opponent is pool[-1]
+    if rule == "snapshot":  # copies taken at episodes 5, 8, 11, 14
+        assert len(set(seen)) == 4
+    if rule == "pool":  # both members of the pool get drawn
+        assert len(set(seen)) >= 3

@@ -196,14 +196,9 @@ def train_battle(
     )
     steps_per_batch = max(1, math.ceil(config.batch_size / n))
     step = learner.env_steps
-    pool: list[Learner] = []  # frozen copies (opponent=snapshot: the last one plays)
+    pool: list[Learner] = []
     for episode in range(start_episode, config.episodes):
-        opponent = learner
-        if config.opponent != "self":
-            if not pool or (episode - start_episode) % config.opponent_refresh == 0:
-                pool.append(frozen_copy(learner, config.seed * 7919 + episode))
-                del pool[: -config.opponent_pool if config.opponent == "pool" else -1]
-            opponent = pool[int(rng.integers(len(pool)))] if config.opponent == "pool" else pool[-1]
+        opponent = choose_opponent(learner, pool, config, episode, start_episode, rng)
         started = time.perf_counter()
         obs = env.reset(config.seed * 100_003 + episode)
         sparring = bool(rng.random() < config.sparring)
@@ -281,6 +276,29 @@ def train_battle(
         metrics["time/steps_per_second"] = length / max(seconds, 1e-9)
         metrics["time/episode_seconds"] = seconds
         yield metrics
+
+
+def choose_opponent(
+    learner: Learner,
+    pool: list[Learner],
+    config: BattleTrainConfig,
+    episode: int,
+    start_episode: int,
+    rng: np.random.Generator,
+) -> Learner:
+    """The right army's player in ``episode`` of a session that began at ``start_episode``
+    (the stated self-play rule, :attr:`BattleTrainConfig.opponent`). ``pool`` holds the
+    frozen copies taken so far and is updated in place: a copy of ``learner`` joins it at the
+    session's first episode and every ``opponent_refresh`` episodes after it; ``snapshot``
+    keeps the newest one, ``pool`` the last ``opponent_pool`` and draws one uniformly."""
+    if config.opponent == "self":
+        return learner
+    if not pool or (episode - start_episode) % config.opponent_refresh == 0:
+        pool.append(frozen_copy(learner, config.seed * 7919 + episode))
+        del pool[: -config.opponent_pool if config.opponent == "pool" else -1]
+    if config.opponent == "snapshot":
+        return pool[-1]
+    return pool[int(rng.integers(len(pool)))]
 
 
 def frozen_copy(learner: Learner, seed: int) -> Learner:
