@@ -327,9 +327,9 @@ def battle_preset(algo: str, scale: str) -> tuple[BattleConfig, AlgorithmConfig,
     trained network swung between 0 and 18 wins in 20 rounds 50 episodes apart; the averages
     of three pool runs ended at 18, 15 and 16 of 20 (docs/battle.md). MF-AC/AC: the expected
     actor gradient Σ_a ∇π(a)·Q(a) (no dependence on the replayed, ε-greedy actions) and
-    entropy 0.05; with the sampled
-    gradient and entropy 0.01 both actors collapsed onto moves and never fought (0 kills,
-    every round against random a tie), with these both fight (docs/battle.md).
+    entropy 0.05; with the sampled gradient and entropy 0.01 both actors collapsed onto moves
+    and never fought (0 kills, every round against random a tie), with these both fight
+    (docs/battle.md).
     """
     require_choice("scale", scale, ("quick", "paper"))
     if scale == "paper":
