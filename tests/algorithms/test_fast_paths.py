@@ -111,3 +111,38 @@ def test_acting_on_living_rows_only(algo: str) -> None:
     assert ((actions >= 0) & (actions < ACTIONS)).all()
     none, none_probs = learner.act(obs, mean, 0, np.zeros(AGENTS, dtype=bool))
     assert (none == 0).all() and (none_probs == 0).all()
+
+
+@pytest.mark.parametrize("same_learner", [True, False])
+def test_acting_together_equals_acting_in_turn(same_learner: bool) -> None:
+    """act_together draws what one act() per army, in army order, draws: the same actions
+    and probabilities from the same generators (one learner for both armies, or two),
+    with dead rows, an all-dead army and a chunked army (more than ACT_CHUNK agents)."""
+    from mfmarl.algorithms import act_together
+
+    config = AlgorithmConfig(algo="mfq", epsilon_start=0.2, epsilon_end=0.2, beta_start=3.0)
+    n = ACT_CHUNK + 5
+
+    def learners() -> list:
+        first = make_learner(config, OBS, ACTIONS, n, view_shape=VIEW, seed=1)
+        second = (
+            first
+            if same_learner
+            else make_learner(config, OBS, ACTIONS, n, seed=2, view_shape=VIEW)
+        )
+        return [first, second, first]
+
+    rng = np.random.default_rng(0)
+    obs = [rng.random((k, OBS), dtype=np.float32) for k in (AGENTS, n, AGENTS)]
+    mean = [rng.random((k, ACTIONS), dtype=np.float32) for k in (AGENTS, n, AGENTS)]
+    alive = [
+        np.array([1, 0, 1, 1, 0, 1, 1, 0], dtype=bool),
+        None,
+        np.zeros(AGENTS, dtype=bool),
+    ]
+    in_turn = [lr.act(o, m, 5, a) for lr, o, m, a in zip(learners(), obs, mean, alive)]
+    together = act_together(learners(), obs, mean, 5, alive)
+    for (a1, p1), (a2, p2) in zip(in_turn, together):
+        np.testing.assert_array_equal(a1, a2)
+        np.testing.assert_array_equal(p1, p2)
+    assert (together[2][0] == 0).all() and (together[2][1] == 0).all()

@@ -68,8 +68,11 @@ class MeanFieldActorCritic(Learner):
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"critic": self.critic_optimizer, "actor": self.actor_optimizer}
 
-    def policy(self, obs: torch.Tensor, mean_action: torch.Tensor, step: int) -> torch.Tensor:
-        return softmax(self.actor_act(obs))
+    def policy_scores(self, obs: torch.Tensor, mean_action: torch.Tensor) -> torch.Tensor:
+        return self.actor_act(obs)
+
+    def scores_to_policy(self, scores: torch.Tensor, step: int) -> torch.Tensor:
+        return softmax(scores)
 
     def update(self, batch: Batch, step: int = 0) -> dict[str, float]:
         cfg = self.config

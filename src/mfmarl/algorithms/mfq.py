@@ -40,8 +40,11 @@ class MeanFieldQ(Learner):
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"q": self.optimizer}
 
-    def policy(self, obs: torch.Tensor, mean_action: torch.Tensor, step: int) -> torch.Tensor:
-        return boltzmann_policy(self.q_act(obs, mean_action), self.beta(step))
+    def policy_scores(self, obs: torch.Tensor, mean_action: torch.Tensor) -> torch.Tensor:
+        return self.q_act(obs, mean_action)
+
+    def scores_to_policy(self, scores: torch.Tensor, step: int) -> torch.Tensor:
+        return boltzmann_policy(scores, self.beta(step))
 
     def _target(self, batch: Batch, rewards: torch.Tensor, beta: float) -> torch.Tensor:
         cfg = self.config

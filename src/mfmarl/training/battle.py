@@ -27,7 +27,7 @@ import torch
 from tqdm import tqdm
 
 from mfmarl import __version__
-from mfmarl.algorithms import AlgorithmConfig, Learner, make_learner
+from mfmarl.algorithms import AlgorithmConfig, Learner, act_together, make_learner
 from mfmarl.buffers import AgentReplay, StoredObs
 from mfmarl.core.errors import ConfigError, require, require_choice
 from mfmarl.core.mean_action import Fill, radius_mean_action, team_mean_action
@@ -210,13 +210,16 @@ def train_battle(
         length = 0
         done = False
         while not done:
-            actions = [learner.act(inputs[0], previous[0], step, obs[0].alive)[0]]
             if sparring:  # the scripted player's engine actions, in the learner's frame
-                actions.append(
-                    MIRROR_ACTIONS[attack_nearest_actions(obs[1], rng, env.opponent_channel)]
+                actions = [
+                    learner.act(inputs[0], previous[0], step, obs[0].alive)[0],
+                    MIRROR_ACTIONS[attack_nearest_actions(obs[1], rng, env.opponent_channel)],
+                ]
+            else:  # both forward passes, then both armies' small operations
+                acted = act_together(
+                    [learner, opponent], inputs, previous, step, [o.alive for o in obs]
                 )
-            else:
-                actions.append(opponent.act(inputs[1], previous[1], step, obs[1].alive)[0])
+                actions = [a for a, _ in acted]
             result = env.step(to_engine_actions(actions[0], 0), to_engine_actions(actions[1], 1))
             done = result.done
             truncated = done and min(env.alive_counts) > 0
