@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -175,3 +176,38 @@ def test_policy_average_by_hand_and_through_a_checkpoint(
     for name, value in averaged.items():
         torch.testing.assert_close(acting[name], value, rtol=0, atol=0)
     assert not _learner(algo).use_average()  # no average kept: nothing changes
+
+
+@pytest.mark.parametrize(
+    ("algo", "trained", "acting"), [("mfq", "q", "q_act"), ("mfac", "actor", "actor_act")]
+)
+def test_act_tau_one_acts_with_the_trained_network(
+    algo: str, trained: str, acting: str, tmp_path: Path
+) -> None:
+    """act_tau = 1: the learner acts with the trained network itself (no copy per update)
+    and the checkpoint's acting copy equals it; act_tau = 0.5: the copy acts and moves half
+    way, by hand."""
+    config = AlgorithmConfig(algo=algo, hidden=(8,), gamma=0.9)  # type: ignore[arg-type]
+    learner = make_learner(config, OBS_DIM, D, N, seed=1)
+    rng = np.random.default_rng(0)
+    learner.update(_replay(rng).sample(4, rng), 0)  # type: ignore[call-arg]
+    obs = rng.random((N, OBS_DIM), dtype=np.float32)
+    mean = rng.dirichlet(np.ones(D), N).astype(np.float32)
+    with torch.no_grad():
+        net = learner.modules()[trained]
+        args = (torch.as_tensor(obs)[None], torch.as_tensor(mean)[None])
+        scores = net(*args) if algo == "mfq" else net(args[0])
+        expected = learner.scores_to_policy(scores, 0)[0].numpy()
+    np.testing.assert_allclose(learner.act(obs, mean, 0)[1], expected, rtol=1e-6, atol=1e-7)
+
+    save_checkpoint(tmp_path, learner)
+    restored = learner_from_checkpoint(tmp_path).modules()[acting].state_dict()
+    for name, value in learner.modules()[trained].state_dict().items():
+        torch.testing.assert_close(restored[name], value, rtol=0, atol=0)
+
+    slow = make_learner(dataclasses.replace(config, act_tau=0.5), OBS_DIM, D, N, seed=1)
+    before = {k: v.clone() for k, v in slow.modules()[trained].state_dict().items()}
+    slow.update(_replay(np.random.default_rng(0)).sample(4, rng), 0)  # type: ignore[call-arg]
+    after, copy = slow.modules()[trained].state_dict(), slow.modules()[acting].state_dict()
+    for name, start in before.items():
+        torch.testing.assert_close(copy[name], 0.5 * start + 0.5 * after[name])

@@ -57,7 +57,7 @@ def _batch(rng: np.random.Generator, steps: int = 4) -> Batch:
     )
 
 
-def _learner_and_probe(algo: str, **overrides: float):  # type: ignore[no-untyped-def]
+def _learner_and_probe(algo: str, **overrides: float | str):  # type: ignore[no-untyped-def]
     torch.manual_seed(0)
     config = AlgorithmConfig(algo=algo, beta_start=100.0, beta_end=100.0, **overrides)  # type: ignore[arg-type]
     obs_dim = int(np.prod(VIEW)) + FEATURES
@@ -77,9 +77,9 @@ def _learner_and_probe(algo: str, **overrides: float):  # type: ignore[no-untype
     return learner, probe
 
 
-@pytest.mark.parametrize("algo", ["mfq", "iql"])
-def test_q_learners_learn_to_attack_the_opponent_in_view(algo: str) -> None:
-    learner, probe = _learner_and_probe(algo, lr=1e-3)
+@pytest.mark.parametrize(("algo", "precision"), [("mfq", "fp32"), ("iql", "fp32"), ("mfq", "bf16")])
+def test_q_learners_learn_to_attack_the_opponent_in_view(algo: str, precision: str) -> None:
+    learner, probe = _learner_and_probe(algo, lr=1e-3, precision=precision)
     rng = np.random.default_rng(0)
     before, _ = probe()
     for _ in range(250):
@@ -89,13 +89,17 @@ def test_q_learners_learn_to_attack_the_opponent_in_view(algo: str) -> None:
     assert q_first > 0.9 and after > 0.6, f"{algo}: P(hit) {before:.3f} -> {after:.3f}"
 
 
-@pytest.mark.parametrize("algo", ["mfac", "iac"])
-def test_actor_critics_learn_where_the_opponent_is(algo: str) -> None:
+@pytest.mark.parametrize(
+    ("algo", "precision"), [("mfac", "fp32"), ("iac", "fp32"), ("mfac", "bf16")]
+)
+def test_actor_critics_learn_where_the_opponent_is(algo: str, precision: str) -> None:
     """The critic first (the actor nearly frozen): it must rank the right attack first. Then
     the actor: its preference for the right attack over the other attacks must grow. (Its
     total attack probability falls meanwhile: most attacks miss, and the policy gradient
     learns that state-independent fact faster than where the opponent is; docs/battle.md.)"""
-    learner, probe = _learner_and_probe(algo, lr=1e-3, actor_lr=1e-7, actor_gradient="expected")
+    learner, probe = _learner_and_probe(
+        algo, lr=1e-3, actor_lr=1e-7, actor_gradient="expected", precision=precision
+    )
     rng = np.random.default_rng(0)
     for _ in range(250):
         learner.update(_batch(rng), step=0)

@@ -146,3 +146,22 @@ def test_acting_together_equals_acting_in_turn(same_learner: bool) -> None:
         np.testing.assert_array_equal(a1, a2)
         np.testing.assert_array_equal(p1, p2)
     assert (together[2][0] == 0).all() and (together[2][1] == 0).all()
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1e3])
+def test_gradient_clipping_matches_torch_bit_for_bit(scale: float) -> None:
+    """Below the limit (no rescaling) and above it (rescaled), the learner's clipping leaves
+    exactly the gradients ``clip_grad_norm_`` leaves."""
+    config = AlgorithmConfig(algo="mfq", grad_clip=10.0)
+    learner = make_learner(config, OBS, ACTIONS, AGENTS, view_shape=VIEW, seed=0)
+    grads = [torch.randn_like(p) * scale for p in learner.q.parameters()]
+    for p, g in zip(learner.q.parameters(), grads):
+        p.grad = g.clone()
+    learner.clip_gradients(learner.q)
+    expected = [nn.Parameter(torch.zeros_like(g)) for g in grads]
+    for p, g in zip(expected, grads):
+        p.grad = g.clone()
+    norm = nn.utils.clip_grad_norm_(expected, 10.0)
+    assert (norm > 10.0) == (scale > 1)
+    for p, e in zip(learner.q.parameters(), expected):
+        assert torch.equal(p.grad, e.grad)

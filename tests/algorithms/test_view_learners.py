@@ -73,3 +73,26 @@ def test_view_networks_need_shared_parameters() -> None:
     config = AlgorithmConfig(algo="mfq", parameter_sharing="per-agent")
     with pytest.raises(ConfigError, match="shared"):
         make_learner(config, OBS, ACTIONS, AGENTS, view_shape=VIEW)
+
+
+def test_bf16_encoder_stays_close_to_fp32_and_trains_float32_weights() -> None:
+    """precision=bf16 runs the view encoder in bfloat16 (its Q-values differ from the fp32
+    pass of the same weights, by far less than the spread between actions), keeps every
+    parameter and gradient float32, and returns float32 Q-values."""
+    torch.manual_seed(0)
+    fp32 = ViewQNetwork((13, 13, 5), 32, 21, use_mean_action=True)
+    bf16 = ViewQNetwork((13, 13, 5), 32, 21, use_mean_action=True, precision="bf16")
+    bf16.load_state_dict(fp32.state_dict())
+    obs = (torch.rand(2, 16, 13 * 13 * 5 + 32) < 0.3).float()
+    mean = torch.rand(2, 16, 21)
+    exact, low = fp32(obs, mean), bf16(obs, mean)
+    assert low.dtype == torch.float32
+    gap = (exact - low).abs().max()
+    spread = (exact.max(-1).values - exact.min(-1).values).min()
+    assert 0 < gap < 0.02 * spread, f"gap {gap:.2e}, smallest spread between actions {spread:.2e}"
+    low.sum().backward()
+    for name, p in bf16.named_parameters():
+        assert p.dtype == torch.float32 and p.grad is not None and p.grad.dtype == torch.float32
+        assert torch.isfinite(p.grad).all(), name
+    with pytest.raises(ConfigError, match="precision"):
+        ViewQNetwork((13, 13, 5), 32, 21, use_mean_action=True, precision="fp8")

@@ -104,6 +104,13 @@ class AlgorithmConfig:
     expectation Σ_a ∇π(a)·Q(a) over actions (same mean, lower variance)."""
     grad_clip: float = 10.0
     """Maximum global gradient norm per update (0 disables clipping)."""
+    precision: Literal["fp32", "bf16"] = "fp32"
+    """Arithmetic of the grid-view networks (Battle): fp32, or bf16 to run their
+    convolutions and view dense layer in bfloat16 (torch autocast; weights, gradients, Adam,
+    heads and losses stay float32). About 1.6x faster training on CPUs with native bf16
+    (AMX or AVX512-BF16) or on GPUs, slower on CPUs without it; the Q-values differ from
+    fp32 in about the fourth significant digit (docs/performance.md). No effect on the
+    vector-observation networks."""
 
     def __post_init__(self) -> None:
         require_choice("algo", self.algo, ALGORITHMS)
@@ -115,6 +122,7 @@ class AlgorithmConfig:
         require_choice("optimizer", self.optimizer, ("adam", "sgd"))
         require_choice("actor_gradient", self.actor_gradient, ("sampled", "expected"))
         require_choice("actor_encoder", self.actor_encoder, ("critic", "own"))
+        require_choice("precision", self.precision, ("fp32", "bf16"))
         require(all(h > 0 for h in self.hidden), f"hidden={self.hidden} sizes must be > 0")
         require(self.lr > 0, f"lr={self.lr} must be > 0")
         require(self.actor_lr > 0, f"actor_lr={self.actor_lr} must be > 0")
@@ -295,6 +303,7 @@ class Learner:
         self.reward_magnitude = torch.zeros(())
         self.reward_mean_ready = False
         self._tensor_lists: dict[int, tuple[nn.Module, ModuleTensors]] = {}
+        self.acts_with_copy = config.act_tau < 1.0
         torch.manual_seed(seed)
         self.build()
 
@@ -366,9 +375,21 @@ class Learner:
         soft_update(target, source, tau, (self.tensors(target), self.tensors(source)))
 
     def clip_gradients(self, module: nn.Module) -> None:
-        """Clip ``module``'s global gradient norm to ``grad_clip`` (if > 0)."""
-        if self.config.grad_clip > 0:
-            nn.utils.clip_grad_norm_(self.tensors(module).parameters, self.config.grad_clip)
+        """Clip ``module``'s global gradient norm to ``grad_clip`` (if > 0), as
+        ``clip_grad_norm_`` does. On the CPU the gradients are only rescaled when the norm is
+        over the limit: below it torch multiplies every gradient by exactly 1.0, a full pass
+        over them (and their memory) that changes nothing."""
+        max_norm = self.config.grad_clip
+        if max_norm <= 0:
+            return
+        params = self.tensors(module).parameters
+        utils = nn.utils
+        if self.device.type != "cpu" or not hasattr(utils, "clip_grads_with_norm_"):
+            utils.clip_grad_norm_(params, max_norm)
+            return
+        total = utils.get_total_norm([p.grad for p in params if p.grad is not None])
+        if max_norm / (total + 1e-6) < 1.0:  # torch's clipping coefficient, before clamping
+            utils.clip_grads_with_norm_(params, max_norm, total)
 
     def average_copy(self, module: nn.Module) -> nn.Module | None:
         """The evaluation average of ``module`` (``None`` when ``average_tau`` is 0)."""
@@ -385,8 +406,29 @@ class Learner:
         if average is None:
             return False
         self.modules()[self.acting_name].load_state_dict(average.state_dict())
+        self.acts_with_copy = True
         return True
 
+    def follow(self, acting: nn.Module, trained: nn.Module) -> None:
+        """Move the acting copy towards the trained network by ``act_tau`` (after an
+        update). Nothing to do when the learner acts with the trained network itself."""
+        if self.acts_with_copy:
+            self.soft_update(acting, trained, self.config.act_tau)
+
+    def sync_acting_copy(self) -> None:
+        """Bring a resting acting copy up to the trained network (before a checkpoint, so
+        that the saved copy is what acted)."""
+        if not self.acts_with_copy and self.acting_name:
+            modules = self.modules()
+            self.soft_update(modules[self.acting_name], modules[self.trained_name], 1.0)
+
+    acts_with_copy: bool = True
+    """Whether the acting copy acts. With ``act_tau`` = 1 the copy would equal the trained
+    network after every update, so the learner acts with the trained network itself and
+    skips copying the whole network per update; the copy is synchronised for checkpoints
+    (:meth:`sync_acting_copy`) and acts again once :meth:`use_average` loads it."""
+    trained_name: str = ""
+    """Name in :meth:`modules` of the trained policy network the acting copy follows."""
     acting_name: str = ""
     """Name in :meth:`modules` of the acting copy of the policy network."""
     average_name: str = ""
@@ -417,6 +459,7 @@ class Learner:
                 self.n_actions,
                 use_mean_action=cfg.uses_mean_action,
                 initial_q=initial_q,
+                precision=cfg.precision,
             ).to(self.device)
         return QNetwork(
             self.obs_dim,
@@ -547,6 +590,7 @@ class Learner:
         }
 
     def state_dict(self) -> dict[str, Any]:
+        self.sync_acting_copy()
         state: dict[str, Any] = {
             f"{k}.{n}": v for k, m in self.modules().items() for n, v in m.state_dict().items()
         }

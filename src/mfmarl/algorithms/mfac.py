@@ -21,7 +21,7 @@ class MeanFieldActorCritic(Learner):
     trained players act with. For ``algo="iac"`` the critic has no ā input.
     """
 
-    acting_name, average_name = "actor_act", "actor_average"
+    trained_name, acting_name, average_name = "actor", "actor_act", "actor_average"
 
     def build(self) -> None:
         cfg = self.config
@@ -38,6 +38,7 @@ class MeanFieldActorCritic(Learner):
                 self.n_actions,
                 initial_logits=initial_logits,
                 encoder=critic.encoder if isinstance(critic, ViewQNetwork) and shared else None,
+                precision=cfg.precision,
             ).to(self.device)
             actor_params = view_actor.own_parameters()
             self.actor: nn.Module = view_actor
@@ -69,7 +70,7 @@ class MeanFieldActorCritic(Learner):
         return {"critic": self.critic_optimizer, "actor": self.actor_optimizer}
 
     def policy_scores(self, obs: torch.Tensor, mean_action: torch.Tensor) -> torch.Tensor:
-        return self.actor_act(obs)
+        return (self.actor_act if self.acts_with_copy else self.actor)(obs)
 
     def scores_to_policy(self, scores: torch.Tensor, step: int) -> torch.Tensor:
         return softmax(scores)
@@ -117,7 +118,7 @@ class MeanFieldActorCritic(Learner):
         self.actor_optimizer.step()
 
         self.soft_update(self.critic_target, self.critic, cfg.target_tau)
-        self.soft_update(self.actor_act, self.actor, cfg.act_tau)
+        self.follow(self.actor_act, self.actor)
         self.update_average(self.actor_average, self.actor)
         self.updates += 1
         return {

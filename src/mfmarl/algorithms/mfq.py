@@ -15,13 +15,14 @@ class MeanFieldQ(Learner):
     """Q(o, a, ā) trained towards ``r + γ(1−done)·v(s')``; acts by softmax(β·Q).
 
     Three copies of the Q-network: the online one (trained), the target one (soft-updated with
-    ``target_tau``, used in the target) and the acting one (soft-updated with ``act_tau``).
+    ``target_tau``, used in the target) and the acting one (soft-updated with ``act_tau``;
+    with ``act_tau`` = 1 the online network acts itself, see :attr:`Learner.acts_with_copy`).
     With ``average_tau`` > 0 a fourth, ``q_average``, is the Polyak average that trained
     players act with. For ``algo="iql"`` the network has no ā input; everything else is
     identical.
     """
 
-    acting_name, average_name = "q_act", "q_average"
+    trained_name, acting_name, average_name = "q", "q_act", "q_average"
 
     def build(self) -> None:
         self.q = self.make_q_network(initial_q=self.initial_q(self.config.beta_start))
@@ -41,7 +42,7 @@ class MeanFieldQ(Learner):
         return {"q": self.optimizer}
 
     def policy_scores(self, obs: torch.Tensor, mean_action: torch.Tensor) -> torch.Tensor:
-        return self.q_act(obs, mean_action)
+        return (self.q_act if self.acts_with_copy else self.q)(obs, mean_action)
 
     def scores_to_policy(self, scores: torch.Tensor, step: int) -> torch.Tensor:
         return boltzmann_policy(scores, self.beta(step))
@@ -75,7 +76,7 @@ class MeanFieldQ(Learner):
         self.clip_gradients(self.q)
         self.optimizer.step()
         self.soft_update(self.q_target, self.q, cfg.target_tau)
-        self.soft_update(self.q_act, self.q, cfg.act_tau)
+        self.follow(self.q_act, self.q)
         self.update_average(self.q_average, self.q)
         self.updates += 1
         return {

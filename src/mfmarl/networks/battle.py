@@ -15,6 +15,11 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from mfmarl.core.errors import require_choice
+
+PRECISIONS = ("fp32", "bf16")
+"""Arithmetic of the view encoder (see :class:`ViewEncoder`)."""
+
 
 def _dense(sizes: Sequence[int]) -> nn.Sequential:
     """Linear layers with a ReLU after each one (in place: the layer's fresh output is never
@@ -35,7 +40,13 @@ def _set_output_bias(head: nn.Sequential, bias: torch.Tensor | None) -> None:
 
 
 class ViewEncoder(nn.Module):
-    """``obs: (B, n, H·W·C + F)`` -> embedding ``(B, n, view_hidden + feature_hidden)``."""
+    """``obs: (B, n, H·W·C + F)`` -> embedding ``(B, n, view_hidden + feature_hidden)``.
+
+    ``precision``: ``fp32``, or ``bf16`` to run the convolutions and the view's dense layer
+    (almost all of the network's arithmetic) in bfloat16 under torch autocast: weights,
+    gradients and optimizer state stay float32, the embedding is returned as float32, and
+    everything after it (features, ā, head, losses) runs in float32.
+    """
 
     def __init__(
         self,
@@ -44,8 +55,11 @@ class ViewEncoder(nn.Module):
         conv_channels: Sequence[int] = (32, 32),
         view_hidden: int = 256,
         feature_hidden: int = 32,
+        precision: str = "fp32",
     ) -> None:
         super().__init__()
+        require_choice("precision", precision, PRECISIONS)
+        self.precision = precision
         height, width, channels = view_shape
         self.view_shape = view_shape
         self.view_size = height * width * channels
@@ -65,7 +79,12 @@ class ViewEncoder(nn.Module):
         lead = obs.shape[:-1]
         flat = obs.reshape(-1, obs.shape[-1])
         view = flat[:, : self.view_size].reshape(-1, *self.view_shape).permute(0, 3, 1, 2)
-        parts = [self.view_dense(self.convs(view))]
+        if self.precision == "bf16":
+            with torch.autocast(view.device.type, dtype=torch.bfloat16):
+                encoded = self.view_dense(self.convs(view))
+            parts = [encoded.float()]
+        else:
+            parts = [self.view_dense(self.convs(view))]
         if self.features is not None:
             parts.append(self.features(flat[:, self.view_size :]))
         return torch.cat(parts, dim=-1).reshape(*lead, self.out_dim)
@@ -84,11 +103,12 @@ class ViewQNetwork(nn.Module):
         mean_action_hidden: Sequence[int] = (64, 32),
         head_hidden: Sequence[int] = (128, 64),
         initial_q: torch.Tensor | None = None,
+        precision: str = "fp32",
     ) -> None:
         super().__init__()
         self.use_mean_action = use_mean_action
         self.normalizer = None  # the view networks read ā as it is
-        self.encoder = ViewEncoder(view_shape, feature_dim)
+        self.encoder = ViewEncoder(view_shape, feature_dim, precision=precision)
         width = self.encoder.out_dim
         if use_mean_action:
             self.mean_action = _dense([n_actions, *mean_action_hidden])
@@ -125,10 +145,15 @@ class ViewActor(nn.Module):
         head_hidden: Sequence[int] = (128, 64),
         initial_logits: torch.Tensor | None = None,
         encoder: ViewEncoder | None = None,
+        precision: str = "fp32",
     ) -> None:
         super().__init__()
         self.shares_encoder = encoder is not None
-        self.encoder = encoder if encoder is not None else ViewEncoder(view_shape, feature_dim)
+        self.encoder = (
+            encoder
+            if encoder is not None
+            else ViewEncoder(view_shape, feature_dim, precision=precision)
+        )
         self.head = nn.Sequential(
             _dense([self.encoder.out_dim, *head_hidden]), nn.Linear(head_hidden[-1], n_actions)
         )
