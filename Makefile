@@ -45,7 +45,7 @@ bench: $(STAMP)
 	$(BENCH) benchmarks/acting.py
 	$(BENCH) benchmarks/learning.py
 	$(BENCH) benchmarks/scale.py
-	$(BENCH) benchmarks/episode.py --algo mfq
+	$(BENCH) benchmarks/episode.py --algo mfq --variants fp32:2 bf16:1 bf16:2
 	$(BENCH) benchmarks/episode.py --algo mfac
 	$(BENCH) benchmarks/summary.py
 

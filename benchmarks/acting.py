@@ -60,7 +60,8 @@ def forwards_alone(battle: BattleConfig, algo: str = "mfq", steps: int = 50) -> 
     _, algo_config, _ = battle_preset(algo, "paper")
     env = BattleEnv(battle)
     learner = make_battle_learner(env, algo_config)
-    net = learner.modules()["q_act" if algo in ("mfq", "iql") else "actor_act"]
+    acting = learner.acting_name if learner.acts_with_copy else learner.trained_name
+    net = learner.modules()[acting]  # the network the learner acts with
     n, d = env.n_max, env.n_actions
     obs = torch.rand(2, 1, n, learner.obs_dim)
     mean = torch.rand(2, 1, n, d)

@@ -1,6 +1,7 @@
 """End to end: seconds per MF-Q training episode at the paper's setting, before and after.
 
     python benchmarks/episode.py [--algo mfq] [--episodes 3] [--repeats 2] [--before-rev REV]
+                                 [--variants fp32:1 fp32:2 bf16:1 bf16:2]
 
 The paper's preset (``battle_preset(algo, "paper")``): 64 v 64 on 40 × 40, 400 steps, one
 batch-64 Adam update per environment step after the first 1000 stored agent-transitions,
@@ -8,7 +9,11 @@ replay of 80,000. Each run trains ``--episodes`` episodes from scratch in a fres
 reports the last one (the replay's memory is warm by then, as for almost all of a 2000-episode
 run). "before" is the same script run on the sources of ``--before-rev`` (the commit before
 the performance work), "after" on this checkout; runs alternate, and the best of
-``--repeats`` is kept. Writes ``benchmarks/results/episode.json``.
+``--repeats`` is kept. "before" and "after" use one torch thread and fp32; ``--variants``
+(``precision:threads``) adds runs of this checkout with other settings, alternating with the
+rest: two threads use both cores of an otherwise idle machine, and bf16 is the opt-in
+``--precision bf16`` (a bfloat16 view encoder; not the default, as it changes the
+arithmetic). Writes ``benchmarks/results/episode_<algo>.json``.
 """
 
 from __future__ import annotations
@@ -27,17 +32,22 @@ ROOT = Path(__file__).resolve().parent.parent
 BEFORE_REV = "df18131"
 """main just before the performance work (issue 8)."""
 PAPER_EPISODES = 2000
+PLAIN_LOOP_SECONDS = 15.5
+"""A plain torch MF-Q loop's seconds per paper episode on this machine (method.md 6.3; the
+issue's reference, not measured by this script)."""
 
 WORKER = """
 import json, sys, time
 import torch
-torch.set_num_threads(1)
+algo, episodes, threads, precision = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+torch.set_num_threads(threads)
 from mfmarl.algorithms import make_learner
 from mfmarl.envs.battle import BattleEnv
 from mfmarl.training.battle import battle_obs_dim, battle_preset, train_battle
 import dataclasses
-algo, episodes = sys.argv[1], int(sys.argv[2])
 battle, algo_config, train = battle_preset(algo, "paper")
+if precision != "fp32":
+    algo_config = dataclasses.replace(algo_config, precision=precision)
 train = dataclasses.replace(train, episodes=episodes)
 env = BattleEnv(battle)
 learner = make_learner(algo_config, battle_obs_dim(env), env.n_actions, env.n_max, "cpu", 0,
@@ -48,10 +58,12 @@ print(json.dumps(out))
 """
 
 
-def run_worker(src: Path, algo: str, episodes: int) -> list[dict]:
+def run_worker(
+    src: Path, algo: str, episodes: int, threads: int = 1, precision: str = "fp32"
+) -> list[dict]:
     env = {**os.environ, "PYTHONPATH": str(src)}
     done = subprocess.run(
-        [sys.executable, "-c", WORKER, algo, str(episodes)],
+        [sys.executable, "-c", WORKER, algo, str(episodes), str(threads), precision],
         env=env,
         check=True,
         capture_output=True,
@@ -78,36 +90,66 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--episodes", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--before-rev", default=BEFORE_REV, help="'' to skip 'before'")
+    parser.add_argument(
+        "--variants",
+        nargs="*",
+        default=[],
+        metavar="PRECISION:THREADS",
+        help="more runs of this checkout, e.g. fp32:2 bf16:1 bf16:2",
+    )
     args = parser.parse_args(argv)
     import torch
 
     torch.set_num_threads(1)  # as the workers (recorded with the machine facts)
     with tempfile.TemporaryDirectory() as tmp:
-        sources = {"after": ROOT / "src"}
+        # name -> (sources, threads, precision)
+        runs_of: dict[str, tuple[Path, int, str]] = {}
         before = checkout_src(args.before_rev, Path(tmp)) if args.before_rev else None
         if before is not None:
-            sources = {"before": before, **sources}
+            runs_of["before"] = (before, 1, "fp32")
+        runs_of["after"] = (ROOT / "src", 1, "fp32")
+        for variant in args.variants:
+            precision, threads = variant.split(":")
+            runs_of[f"after {precision}, {threads} threads"] = (
+                ROOT / "src",
+                int(threads),
+                precision,
+            )
         best: dict[str, float] = {}
-        runs: dict[str, list] = {k: [] for k in sources}
+        runs: dict[str, list] = {k: [] for k in runs_of}
         for _ in range(args.repeats):
-            for name, src in sources.items():
-                episodes = run_worker(src, args.algo, args.episodes)
+            for name, (src, threads, precision) in runs_of.items():
+                episodes = run_worker(src, args.algo, args.episodes, threads, precision)
                 runs[name].append(episodes)
                 last = episodes[-1]["seconds"] * 400 / episodes[-1]["steps"]
                 best[name] = min(best.get(name, float("inf")), last)
                 print(f"  {name}: {last:.2f} s/episode", file=sys.stderr)
-    rows = [[k, v, v * PAPER_EPISODES / 3600, 400 / v] for k, v in best.items()]
+    reference = best.get("before")
+    rows = [
+        [
+            k,
+            v,
+            v * PAPER_EPISODES / 3600,
+            400 / v,
+            reference / v if reference else float("nan"),
+            PLAIN_LOOP_SECONDS / v,
+        ]
+        for k, v in best.items()
+    ]
     print(
         f"episode ({args.algo}, paper preset, 64 v 64, 40x40, 400 steps, 1 update/step): "
         f"best of {args.repeats}"
     )
-    print(table(["code", "s/episode", "2000 ep (h)", "env steps/s"], rows))
+    headers = ["code", "s/episode", "2000 ep (h)", "env steps/s", "vs before", "vs 15.5 s"]
+    print(table(headers, rows))
     result = {
         "algo": args.algo,
         "before_rev": args.before_rev if "before" in best else None,
         "seconds_per_episode": best,
         "projected_hours_2000_episodes": {k: v * PAPER_EPISODES / 3600 for k, v in best.items()},
         "speedup": best["before"] / best["after"] if "before" in best else None,
+        "speedup_vs_plain_loop": {k: PLAIN_LOOP_SECONDS / v for k, v in best.items()},
+        "plain_loop_seconds": PLAIN_LOOP_SECONDS,
         "runs": runs,
     }
     if result["speedup"]:
