@@ -37,7 +37,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix src tests
 	$(BIN)/ruff format src tests
 
-# Throughput and scaling benchmarks (about 10 minutes on 2 busy cores); each writes
+# Throughput and scaling benchmarks (about 12 minutes on 2 cores); each writes
 # benchmarks/results/<name>.json, then summary.json gathers the headline ratios.
 BENCH := PYTHONPATH=$(CURDIR)/src $(abspath $(BIN))/python
 bench: $(STAMP)
@@ -45,7 +45,7 @@ bench: $(STAMP)
 	$(BENCH) benchmarks/acting.py
 	$(BENCH) benchmarks/learning.py
 	$(BENCH) benchmarks/scale.py
-	$(BENCH) benchmarks/episode.py --algo mfq --variants fp32:2 bf16:1 bf16:2
+	$(BENCH) benchmarks/episode.py --algo mfq --variants fp32:2 bf16:2
 	$(BENCH) benchmarks/episode.py --algo mfac
 	$(BENCH) benchmarks/summary.py
 
