@@ -37,7 +37,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix src tests
 	$(BIN)/ruff format src tests
 
-# Throughput and scaling benchmarks (about 12 minutes on 2 cores); each writes
+# Throughput and scaling benchmarks (about 10 minutes on 2 cores); each writes
 # benchmarks/results/<name>.json, then summary.json gathers the headline ratios.
 BENCH := PYTHONPATH=$(CURDIR)/src $(abspath $(BIN))/python
 bench: $(STAMP)
