@@ -93,10 +93,9 @@ class ObservationStore:
             len(obs_shape) == 1 and mask.shape == obs_shape,
             f"binary_columns {mask.shape} must match flat observations {obs_shape}",
         )
-        self.binary_idx = mask
-        self.real_idx = ~mask
-        # np.take with index arrays returns C-contiguous columns, which copy into the store
-        # about 10x faster than the strided result of boolean indexing on the last axis
+        # index arrays, not boolean masks: np.take with them returns C-contiguous columns,
+        # which copy into the store about 10x faster than the strided result of boolean
+        # indexing on the last axis (and they scatter back a little faster too)
         self.binary_cols = np.flatnonzero(mask)
         self.real_cols = np.flatnonzero(~mask)
         self.bits = np.zeros((capacity, n_agents, int(mask.sum())), dtype=np.uint8)
@@ -137,8 +136,8 @@ class ObservationStore:
         if stored.plain is not None:
             self.plain[i] = stored.plain
         else:
-            self.plain[i][..., self.binary_idx] = stored.bits
-            self.plain[i][..., self.real_idx] = stored.real
+            self.plain[i][..., self.binary_cols] = stored.bits
+            self.plain[i][..., self.real_cols] = stored.real
         return StoredObs(None, None, self.plain[i])
 
     def get(self, idx: np.ndarray) -> np.ndarray:
@@ -146,15 +145,15 @@ class ObservationStore:
         if self.plain is not None:
             return self.plain[idx]
         out = np.empty((len(idx), *self.shape[1:]), dtype=self.dtype)
-        out[..., self.binary_idx] = self.bits[idx]
-        out[..., self.real_idx] = self.real[idx]
+        out[..., self.binary_cols] = self.bits[idx]
+        out[..., self.real_cols] = self.real[idx]
         return out
 
     def _expand(self) -> None:
         """Switch to plain storage, keeping every stored value."""
         plain = np.zeros(self.shape, dtype=self.dtype)
-        plain[..., self.binary_idx] = self.bits
-        plain[..., self.real_idx] = self.real
+        plain[..., self.binary_cols] = self.bits
+        plain[..., self.real_cols] = self.real
         self.plain = plain
         self.bits = np.zeros((0,), dtype=np.uint8)
         self.real = np.zeros((0,), dtype=self.dtype)
