@@ -14,7 +14,7 @@ from torch import nn
 from mfmarl.buffers import Batch, living_rows
 from mfmarl.core.errors import require, require_choice
 from mfmarl.core.schedules import ExponentialSchedule, LinearSchedule
-from mfmarl.networks import QNetwork, ViewQNetwork
+from mfmarl.networks import PRECISIONS, QNetwork, ViewQNetwork
 
 Algo = Literal["mfq", "mfac", "iql", "iac"]
 ALGORITHMS: tuple[str, ...] = ("mfq", "mfac", "iql", "iac")
@@ -122,7 +122,7 @@ class AlgorithmConfig:
         require_choice("optimizer", self.optimizer, ("adam", "sgd"))
         require_choice("actor_gradient", self.actor_gradient, ("sampled", "expected"))
         require_choice("actor_encoder", self.actor_encoder, ("critic", "own"))
-        require_choice("precision", self.precision, ("fp32", "bf16"))
+        require_choice("precision", self.precision, PRECISIONS)
         require(all(h > 0 for h in self.hidden), f"hidden={self.hidden} sizes must be > 0")
         require(self.lr > 0, f"lr={self.lr} must be > 0")
         require(self.actor_lr > 0, f"actor_lr={self.actor_lr} must be > 0")
@@ -524,9 +524,7 @@ class Learner:
         if scores is not None:
             probs = self.scores_to_policy(scores, step)[0]
         else:
-            o = torch.as_tensor(obs, dtype=torch.float32, device=self.device).unsqueeze(0)
-            m = torch.as_tensor(mean_action, dtype=torch.float32, device=self.device)
-            m = m.unsqueeze(0)
+            o, m = self._network_inputs(obs, mean_action)
             parts = [
                 self.policy(o[:, s : s + ACT_CHUNK], m[:, s : s + ACT_CHUNK], step)[0]
                 for s in range(0, o.shape[1], ACT_CHUNK)
@@ -545,9 +543,18 @@ class Learner:
         ``None`` (:meth:`_probabilities` then goes chunk by chunk)."""
         if self.groups == 1 and obs.shape[0] > ACT_CHUNK:
             return None
-        o = torch.as_tensor(obs, dtype=torch.float32, device=self.device).unsqueeze(0)
-        m = torch.as_tensor(mean_action, dtype=torch.float32, device=self.device).unsqueeze(0)
-        return self.policy_scores(o, m)
+        return self.policy_scores(*self._network_inputs(obs, mean_action))
+
+    def _network_inputs(
+        self, obs: np.ndarray, mean_action: np.ndarray
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(k, obs_dim)``, ``(k, D)`` arrays -> float32 tensors ``(1, k, ...)`` on the
+        learner's device (no copy for float32 arrays on the CPU)."""
+
+        def tensor(x: np.ndarray) -> torch.Tensor:
+            return torch.as_tensor(x, dtype=torch.float32, device=self.device).unsqueeze(0)
+
+        return tensor(obs), tensor(mean_action)
 
     def compact(self, batch: Batch, normalizer: nn.Module | None) -> Batch:
         """:func:`~mfmarl.buffers.living_rows` of ``batch`` when that changes nothing but

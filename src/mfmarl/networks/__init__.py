@@ -1,10 +1,11 @@
 """Torch modules: grouped (per-agent or shared) MLPs, Q-networks with an ā input, actors."""
 
-from mfmarl.networks.battle import ViewActor, ViewEncoder, ViewQNetwork
+from mfmarl.networks.battle import PRECISIONS, ViewActor, ViewEncoder, ViewQNetwork
 from mfmarl.networks.grouped import GroupedLinear, GroupedMLP, RunningNormalizer
 from mfmarl.networks.heads import Actor, QNetwork, falling_preference
 
 __all__ = [
+    "PRECISIONS",
     "Actor",
     "GroupedLinear",
     "GroupedMLP",
