@@ -34,7 +34,7 @@ from mfmarl.algorithms import ALGORITHMS, AlgorithmConfig
 from mfmarl.algorithms.tabular_mfq import TabularMFQConfig
 from mfmarl.core.errors import ConfigError
 from mfmarl.envs import GaussianSqueezeConfig, squeeze_optimum
-from mfmarl.training.loop import TrainConfig
+from mfmarl.training.loop import TrainConfig, flush_denormals
 from mfmarl.training.presets import SCALES
 
 PROG = "mfmarl"
@@ -1267,6 +1267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 0
     args.argv = argv
     args.stop = StopRequest()
+    flush_denormals()  # before torch starts its threads, which inherit the mode
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

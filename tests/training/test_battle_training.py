@@ -125,3 +125,22 @@ def test_frozen_copy_acts_like_the_learner_without_optimizer_state(algo: str) ->
     trained = [p for m in learner.modules().values() for p in m.parameters() if p.grad is not None]
     assert trained and all(learner.optimizers().values())
     assert all(len(o.state) > 0 for o in learner.optimizers().values())
+
+
+def _denormals_flushed() -> bool:
+    """Whether this thread's arithmetic flushes denormals (1.5e-39 is one; 1e-39 too)."""
+    return float(torch.tensor([1e-39]) * 1.5) == 0.0
+
+
+def test_training_flushes_denormal_floats() -> None:
+    """Training switches the CPU to flush denormals to zero (Adam's decayed moments of dead
+    units are otherwise many times slower), and nothing else changes it back."""
+    if not torch.set_flush_denormal(False):
+        pytest.skip("this CPU cannot flush denormals")
+    try:
+        assert not _denormals_flushed()
+        env = BattleEnv(BattleConfig(map_size=20, max_steps=5))
+        next(train_battle(env, _learner(env), BattleTrainConfig(episodes=1, learning_starts=64)))
+        assert _denormals_flushed()
+    finally:
+        torch.set_flush_denormal(True)
