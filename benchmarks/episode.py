@@ -41,8 +41,8 @@ import json, sys, time
 import torch
 algo, episodes, threads, precision = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 try:  # as the command line does, before torch starts its threads (older sources lack it)
-    from mfmarl.training.loop import flush_denormals
-    flush_denormals()
+    from mfmarl.training.runtime import tune_cpu_runtime
+    tune_cpu_runtime()
 except ImportError:
     pass
 torch.set_num_threads(threads)

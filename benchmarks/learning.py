@@ -26,7 +26,7 @@ from mfmarl.algorithms import Learner
 from mfmarl.buffers import AgentReplay, Batch
 from mfmarl.envs.battle import BattleConfig, BattleEnv
 from mfmarl.training.battle import battle_obs_dim, battle_preset, make_battle_learner, team_inputs
-from mfmarl.training.loop import flush_denormals
+from mfmarl.training.runtime import tune_cpu_runtime
 
 N_ACTIONS = 21
 
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--updates", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
-    flush_denormals()  # as training does; for both loops (it is the process's mode)
+    tune_cpu_runtime()  # as training does; for both loops (the settings are the process's)
     torch.set_num_threads(1)
     env = BattleEnv(BattleConfig(map_size=40, max_steps=400))
     rng = np.random.default_rng(0)

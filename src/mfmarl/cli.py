@@ -34,8 +34,9 @@ from mfmarl.algorithms import ALGORITHMS, AlgorithmConfig
 from mfmarl.algorithms.tabular_mfq import TabularMFQConfig
 from mfmarl.core.errors import ConfigError
 from mfmarl.envs import GaussianSqueezeConfig, squeeze_optimum
-from mfmarl.training.loop import TrainConfig, flush_denormals
+from mfmarl.training.loop import TrainConfig
 from mfmarl.training.presets import SCALES
+from mfmarl.training.runtime import tune_cpu_runtime
 
 PROG = "mfmarl"
 PRESET_NOTE = "default: from the preset"
@@ -1267,7 +1268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 0
     args.argv = argv
     args.stop = StopRequest()
-    flush_denormals()  # before torch starts its threads, which inherit the mode
+    tune_cpu_runtime()  # before torch starts its threads, which inherit the float mode
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

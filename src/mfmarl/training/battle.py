@@ -45,8 +45,9 @@ from mfmarl.training.checkpoint import (
     save_checkpoint,
 )
 from mfmarl.training.logger import MetricsLogger, truncate_metrics
-from mfmarl.training.loop import fill_mean_action, flush_denormals, seed_everything
+from mfmarl.training.loop import fill_mean_action, seed_everything
 from mfmarl.training.rundir import read_json, write_json_atomic
+from mfmarl.training.runtime import tune_cpu_runtime
 
 
 @dataclass(frozen=True)
@@ -181,7 +182,7 @@ def train_battle(
     """Self-play ``learner`` on ``env`` from episode ``start_episode``; yield one metrics dict
     per episode. ``rng`` (replay sampling, sparring choices) defaults to one seeded from
     ``config.seed``; a resumed run passes the saved one."""
-    flush_denormals()
+    tune_cpu_runtime()
     if rng is None:
         rng = seed_everything(config.seed)
     device = resolve_device(config.device)
@@ -413,7 +414,7 @@ def run_battle_training(
     ``should_stop`` is asked after every episode; a stopped run checkpoints and can be resumed.
     """
     require(checkpoint_every >= 0, f"checkpoint_every={checkpoint_every} must be >= 0")
-    flush_denormals()  # before the thread pool starts, so that its threads flush too
+    tune_cpu_runtime()  # before the thread pool starts, so that its threads flush too
     torch.set_num_threads(train_config.threads)
     device = resolve_device(train_config.device)
     env = BattleEnv(battle)

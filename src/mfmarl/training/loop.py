@@ -22,6 +22,7 @@ from mfmarl.buffers import AgentReplay
 from mfmarl.core.errors import require
 from mfmarl.core.mean_action import team_mean_action
 from mfmarl.envs.base import AgentArrayEnv
+from mfmarl.training.runtime import tune_cpu_runtime
 
 
 @dataclass(frozen=True)
@@ -58,22 +59,6 @@ def seed_everything(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def flush_denormals() -> bool:
-    """Make the CPU flush denormal floats (below 1.2e-38) to zero, in this thread and in the
-    threads it starts from now on (torch's intra-op pool inherits the mode when it is
-    created, so call this before the first multi-threaded torch operation). Returns whether
-    the CPU supports it.
-
-    Training runs call this. Adam's first moment of a weight whose gradient stays zero (a
-    dead ReLU unit) decays by β₁ per update into the denormal range, where every arithmetic
-    operation on it is many times slower: in the Battle preset's third episode 41 % of the
-    view layer's moments were denormal and the fused Adam step took 2.4 instead of 0.8 ms.
-    Such values change the weights by less than their rounding, so runs are unchanged (the
-    Battle runs checked came out bit for bit the same).
-    """
-    return bool(torch.set_flush_denormal(True))
-
-
 def fill_mean_action(n_agents: int, n_actions: int, fill: str) -> np.ndarray:
     """ā before any action: zeros or uniform ``1/D``. ``-> (n, D)``."""
     value = 0.0 if fill == "zeros" else 1.0 / n_actions
@@ -90,7 +75,7 @@ def train(
 
     The generator form lets the caller log, checkpoint or stop between episodes.
     """
-    flush_denormals()
+    tune_cpu_runtime()
     rng = seed_everything(config.seed)
     algo = learner.config
     n, d = env.n_agents, env.n_actions
