@@ -60,8 +60,7 @@ def forwards_alone(battle: BattleConfig, algo: str = "mfq", steps: int = 50) -> 
     _, algo_config, _ = battle_preset(algo, "paper")
     env = BattleEnv(battle)
     learner = make_battle_learner(env, algo_config)
-    acting = learner.acting_name if learner.acts_with_copy else learner.trained_name
-    net = learner.modules()[acting]  # the network the learner acts with
+    net = learner.acting_network()
     n, d = env.n_max, env.n_actions
     obs = torch.rand(2, 1, n, learner.obs_dim)
     mean = torch.rand(2, 1, n, d)

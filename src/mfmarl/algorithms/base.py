@@ -415,6 +415,11 @@ class Learner:
         if self.acts_with_copy:
             self.soft_update(acting, trained, self.config.act_tau)
 
+    def acting_network(self) -> nn.Module:
+        """The policy network that acts: the acting copy, or the trained network itself when
+        the copy rests (:attr:`acts_with_copy`)."""
+        return self.modules()[self.acting_name if self.acts_with_copy else self.trained_name]
+
     def sync_acting_copy(self) -> None:
         """Bring a resting acting copy up to the trained network (before a checkpoint, so
         that the saved copy is what acted)."""
@@ -422,11 +427,12 @@ class Learner:
             modules = self.modules()
             self.soft_update(modules[self.acting_name], modules[self.trained_name], 1.0)
 
-    acts_with_copy: bool = True
-    """Whether the acting copy acts. With ``act_tau`` = 1 the copy would equal the trained
-    network after every update, so the learner acts with the trained network itself and
-    skips copying the whole network per update; the copy is synchronised for checkpoints
-    (:meth:`sync_acting_copy`) and acts again once :meth:`use_average` loads it."""
+    acts_with_copy: bool
+    """Whether the acting copy acts (set from ``act_tau`` when the learner is made). With
+    ``act_tau`` = 1 the copy would equal the trained network after every update, so the
+    learner acts with the trained network itself and skips copying the whole network per
+    update; the copy is synchronised for checkpoints (:meth:`sync_acting_copy`) and acts
+    again once :meth:`use_average` loads it (:meth:`acting_network`)."""
     trained_name: str = ""
     """Name in :meth:`modules` of the trained policy network the acting copy follows."""
     acting_name: str = ""

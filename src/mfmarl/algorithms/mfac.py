@@ -70,7 +70,7 @@ class MeanFieldActorCritic(Learner):
         return {"critic": self.critic_optimizer, "actor": self.actor_optimizer}
 
     def policy_scores(self, obs: torch.Tensor, mean_action: torch.Tensor) -> torch.Tensor:
-        return (self.actor_act if self.acts_with_copy else self.actor)(obs)
+        return self.acting_network()(obs)
 
     def scores_to_policy(self, scores: torch.Tensor, step: int) -> torch.Tensor:
         return softmax(scores)

@@ -42,7 +42,7 @@ class MeanFieldQ(Learner):
         return {"q": self.optimizer}
 
     def policy_scores(self, obs: torch.Tensor, mean_action: torch.Tensor) -> torch.Tensor:
-        return (self.q_act if self.acts_with_copy else self.q)(obs, mean_action)
+        return self.acting_network()(obs, mean_action)
 
     def scores_to_policy(self, scores: torch.Tensor, step: int) -> torch.Tensor:
         return boltzmann_policy(scores, self.beta(step))
