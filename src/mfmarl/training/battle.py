@@ -77,7 +77,7 @@ class BattleTrainConfig:
     threads: int = 1
     """Torch CPU threads. 1 suits several runs sharing the cores (two torch threads beside one
     busy process on 2 cores ran 14x slower). A lone run may use every core: on an idle
-    2-core machine, 2 threads took a 64 v 64 MF-Q episode from 8.1 to 5.9 s."""
+    2-core machine, 2 threads took a 64 v 64 MF-Q episode from 6.9 to 4.9 s."""
     opponent: str = "self"
     """Who plays the right army: self (the current learner, so both sides always play the
     newest policy), snapshot (a frozen copy of the learner, replaced by the current one

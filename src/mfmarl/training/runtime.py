@@ -8,12 +8,12 @@ the entry points (the command line, :func:`mfmarl.training.loop.train`,
 from __future__ import annotations
 
 import ctypes
+import functools
 import sys
 
 import torch
 
-M_TRIM_THRESHOLD = -1
-M_MMAP_THRESHOLD = -3
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 """glibc's ``mallopt`` parameter numbers (malloc.h)."""
 MMAP_THRESHOLD_BYTES = 32 << 20
 """Blocks below this come from the heap, not from fresh ``mmap`` pages (glibc's maximum)."""
@@ -37,6 +37,7 @@ def flush_denormals() -> bool:
     return bool(torch.set_flush_denormal(True))
 
 
+@functools.cache  # the process's allocator: once is enough
 def reuse_freed_memory() -> bool:
     """Let glibc's ``malloc`` keep freed memory for the next allocation instead of handing
     it back to the system and faulting fresh pages in again. Returns whether it applied
