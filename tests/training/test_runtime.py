@@ -7,14 +7,18 @@ import sys
 
 import pytest
 
+# numpy arrays, not tensors: a tensor's small bookkeeping allocations can land above its data
+# on the heap, and whether they do varies from run to run (the default then sometimes keeps
+# the blocks by chance); an array's object lives in Python's own arenas.
 ROUNDS = """
-import resource, sys, torch
+import resource, sys
+import numpy as np
 from mfmarl.training.runtime import reuse_freed_memory
 if sys.argv[1] == "tuned":
     assert reuse_freed_memory()
-def rounds(n):  # an update's pattern: several MB-sized tensors made, then all freed
+def rounds(n):  # an update's pattern: several MB-sized arrays made, then all freed
     for _ in range(n):
-        blocks = [torch.ones(3 << 18) for _ in range(4)]
+        blocks = [np.ones(3 << 18, dtype=np.float32) for _ in range(4)]
         del blocks
 rounds(2)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
