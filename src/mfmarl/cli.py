@@ -35,7 +35,7 @@ from mfmarl.algorithms.tabular_mfq import TabularMFQConfig
 from mfmarl.core.errors import ConfigError
 from mfmarl.envs import GaussianSqueezeConfig, squeeze_optimum
 from mfmarl.training.loop import TrainConfig
-from mfmarl.training.presets import SCALES
+from mfmarl.training.presets import SCALES, SQUEEZE_METHODS
 from mfmarl.training.runtime import tune_cpu_runtime
 
 PROG = "mfmarl"
@@ -221,7 +221,7 @@ def _train_squeeze_parser(commands: Any) -> None:
     p = commands.add_parser(
         "gaussian-squeeze",
         help="train one learner on Gaussian Squeeze",
-        description="Train one learner on Gaussian Squeeze (method.md 6.1). Defaults come "
+        description="Train one learner on Gaussian Squeeze (docs/method.md 6.1). Defaults come "
         "from the preset for (--algo, --n-agents, --scale); every other option overrides it. "
         "Writes config.json, metrics.csv, tb/, checkpoint/ and summary.json into --out.",
     )
@@ -252,7 +252,7 @@ def _train_battle_parser(commands: Any) -> None:
     p = commands.add_parser(
         "battle",
         help="train one learner on Battle by self-play",
-        description="Train one learner on the MAgent2 Battle game by self-play (method.md "
+        description="Train one learner on the MAgent2 Battle game by self-play (docs/method.md "
         "6.3): one learner plays both armies, the right one mirrored. Defaults come from the "
         "preset for (--algo, --scale); every other option overrides it. Writes config.json, "
         "metrics.csv, tb/, checkpoint/ and summary.json into --out. Presets: paper (64 v 64 "
@@ -321,10 +321,13 @@ def _reproduce_squeeze_parser(commands: Any) -> None:
     p.add_argument(
         "--algos",
         nargs="+",
-        choices=ALGORITHMS,
-        default=list(ALGORITHMS),
-        metavar="ALGO",
-        help=f"algorithms to compare, from {{{', '.join(ALGORITHMS)}}} [default: all]",
+        choices=list(SQUEEZE_METHODS),
+        default=list(SQUEEZE_METHODS),
+        metavar="METHOD",
+        help=f"methods to compare, from {{{', '.join(SQUEEZE_METHODS)}}}: the four "
+        "algorithms, and mfq-adv, MF-Q in the paper's form (ā also in the advantage, so the "
+        "policy depends on ā; the headline mfq feeds ā to the value stream only) "
+        "[default: all]",
     )
     p.add_argument(
         "--workers",
@@ -353,7 +356,7 @@ def _reproduce_ising_parser(commands: Any) -> None:
         "ising",
         help="the paper's Ising experiment (tabular MF-Q vs Metropolis MCMC over T)",
         description="Run tabular MF-Q and Metropolis MCMC on an L×L periodic Ising lattice "
-        "over a temperature grid (method.md 6.2), then write results.json, PNGs (ξ(T) with "
+        "over a temperature grid (docs/method.md 6.2), then write results.json, PNGs (ξ(T) with "
         "Onsager's exact curve, susceptibility, lattice snapshots, MF-Q's ξ over training) and "
         "report.md into --out. The agents' reward r_j = h·s_j + (λ/2)·s_j·Σ_k s_k makes them "
         "sample the Ising model with J = λ/2, so Onsager's Tc is λ/ln(1+√2).",
@@ -911,6 +914,7 @@ def _cmd_reproduce_squeeze(args: argparse.Namespace) -> int:
 
     from mfmarl.evaluation.gaussian_squeeze import (
         SqueezeExperiment,
+        headline,
         plan_runs,
         reproduce_gaussian_squeeze,
         summary_table,
@@ -942,6 +946,7 @@ def _cmd_reproduce_squeeze(args: argparse.Namespace) -> int:
             experiment, out, args.workers, done, command=_command_line(args), should_stop=args.stop
         )
     print(summary_table(results))
+    print(headline(results))
     plots = sorted(p.name for p in out.glob("*.png"))
     print(f"results: {out / 'results.json'}")
     print(f"report:  {out / 'report.md'}")

@@ -89,8 +89,9 @@ class AlgorithmConfig:
     al. 2024). Softmax policies ignore a shift shared by all actions, and Q then tracks the
     differences between actions instead of the reward level."""
     reward_scaling: bool = False
-    """Divide rewards by a running mean of |reward| before fitting, so that Q, β and the actor's
-    step are in units of the current reward level instead of the game's raw units."""
+    """Divide rewards by a running mean of |reward| (or this batch's mean |reward| when that
+    is larger) before fitting, so that Q, β and the actor's step are in units of the current
+    reward level instead of the game's raw units."""
     reward_stats_rate: float = 0.01
     """Rate of the running reward statistics used by reward_centering and reward_scaling."""
     entropy_coef: float = 0.0
@@ -99,9 +100,11 @@ class AlgorithmConfig:
     """Grid views only (Battle): the actor reads the critic's view encoder without training it
     (critic), or has an encoder of its own (own). With its own, the actor collapsed onto
     moves before its policy gradient could tell where the opponents are (docs/battle.md)."""
-    actor_gradient: Literal["sampled", "expected"] = "sampled"
+    actor_gradient: Literal["sampled", "expected", "natural"] = "sampled"
     """sampled: ∇log π(a)·(Q(a) − V) at the action taken (the paper); expected: the exact
-    expectation Σ_a ∇π(a)·Q(a) over actions (same mean, lower variance)."""
+    expectation Σ_a ∇π(a)·Q(a) over actions (same mean, lower variance); natural: every
+    logit moves by its advantage Q(a) − V, the natural gradient of a softmax table (Kakade
+    2002), which does not fade for actions the policy makes unlikely."""
     grad_clip: float = 10.0
     """Maximum global gradient norm per update (0 disables clipping)."""
     precision: Literal["fp32", "bf16"] = "fp32"
@@ -120,7 +123,7 @@ class AlgorithmConfig:
         require_choice("initial_mean_action", self.initial_mean_action, ("zeros", "uniform"))
         require_choice("mean_action_stream", self.mean_action_stream, ("both", "value"))
         require_choice("optimizer", self.optimizer, ("adam", "sgd"))
-        require_choice("actor_gradient", self.actor_gradient, ("sampled", "expected"))
+        require_choice("actor_gradient", self.actor_gradient, ("sampled", "expected", "natural"))
         require_choice("actor_encoder", self.actor_encoder, ("critic", "own"))
         require_choice("precision", self.precision, PRECISIONS)
         require(all(h > 0 for h in self.hidden), f"hidden={self.hidden} sizes must be > 0")
@@ -592,7 +595,11 @@ class Learner:
         if cfg.reward_centering:
             rewards = rewards - self.reward_mean.to(rewards.device)
         if cfg.reward_scaling:
-            rewards = rewards / max(float(self.reward_magnitude), 1e-8)
+            # Never below this batch's own level: where the reward grows by orders of
+            # magnitude within the averaging window (a Gaussian's tail), the lagging average
+            # alone would inflate the rewards, and with them the policy's step, many times.
+            scale = max(float(self.reward_magnitude), float(magnitude))
+            rewards = rewards / max(scale, 1e-30)
         return rewards
 
     def schedules(self, step: int) -> dict[str, float]:

@@ -1,4 +1,4 @@
-"""MF-AC (method.md 4) and, with the ā input switched off, independent actor-critic (AC)."""
+"""MF-AC (docs/method.md 4) and, with the ā input switched off, independent actor-critic (AC)."""
 
 from __future__ import annotations
 
@@ -106,6 +106,9 @@ class MeanFieldActorCritic(Learner):
         entropy = -(probs * log_probs).sum(-1)
         if cfg.actor_gradient == "expected":
             objective = mean_field_value(q_all, probs)
+        elif cfg.actor_gradient == "natural":  # each logit moves by its advantage
+            advantage = q_all - mean_field_value(q_all, probs.detach()).unsqueeze(-1)
+            objective = (advantage * logits).sum(-1)
         else:
             baseline = mean_field_value(q_all, probs.detach())
             advantage = q_all.gather(-1, batch.actions.unsqueeze(-1)).squeeze(-1) - baseline

@@ -1,4 +1,4 @@
-"""MF-Q (method.md 3) and, with the ā input switched off, independent Q-learning (IL)."""
+"""MF-Q (docs/method.md 3) and, with the ā input switched off, independent Q-learning (IL)."""
 
 from __future__ import annotations
 

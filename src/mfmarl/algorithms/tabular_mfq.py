@@ -1,4 +1,4 @@
-"""Tabular mean field Q-learning on the Ising lattice (method.md 6.2), pure numpy.
+"""Tabular mean field Q-learning on the Ising lattice (docs/method.md 6.2), pure numpy.
 
 Every site j keeps its own table ``Q_j[ā, a]``: ``a`` is its action (0 = down, 1 = up) and ā
 its observed neighbourhood. With the ``local`` neighbourhood ā is the number of up spins

@@ -1,4 +1,4 @@
-"""Mean one-hot actions of an agent's neighbours (method.md 2), with alive masks.
+"""Mean one-hot actions of an agent's neighbours (docs/method.md 2), with alive masks.
 
 All functions take agent arrays: ``actions: (n,)`` integer actions, ``alive: (n,)`` booleans.
 They return ``(n, D)`` float arrays whose rows lie on the probability simplex. Dead agents

@@ -1,4 +1,4 @@
-"""Boltzmann policies and the mean-field value (method.md 3)."""
+"""Boltzmann policies and the mean-field value (docs/method.md 3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Battle (method.md 6.3): two armies on the MAgent2 grid world, the paper's main experiment.
+"""Battle (docs/method.md 6.3): two armies on the MAgent2 grid world, the paper's main experiment.
 
 Two paths onto the same engine (``magent2.GridWorld``, C++):
 

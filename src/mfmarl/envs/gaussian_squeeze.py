@@ -1,4 +1,4 @@
-"""Gaussian Squeeze (method.md 6.1): a cooperative, stateless, repeated game.
+"""Gaussian Squeeze (docs/method.md 6.1): a cooperative, stateless, repeated game.
 
 N agents each pick ``a_j ∈ {0..D-1}``; with ``x = Σ_j a_j`` every agent receives
 ``G(x) = x·exp(−(x − µ)²/σ²)``. The batched class steps all agents with numpy in one call;

@@ -1,4 +1,4 @@
-"""The 2-D Ising model as a game (method.md 6.2): every site of a periodic L×L lattice is an
+"""The 2-D Ising model as a game (docs/method.md 6.2): every site of a periodic L×L lattice is an
 agent whose action is its spin.
 
 Agent j picks ``s_j ∈ {−1, +1}`` (action 0 = down, 1 = up) and receives the local reward

@@ -1,4 +1,4 @@
-"""The Battle reproduction (method.md 6.3, 7): train MF-Q, MF-AC, IL and AC for K seeds by
+"""The Battle reproduction (docs/method.md 6.3): train MF-Q, MF-AC, IL and AC for K seeds by
 self-play, play the tournament of all of them plus the built-in players, and report.
 
 Output layout::

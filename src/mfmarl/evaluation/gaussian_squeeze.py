@@ -1,4 +1,4 @@
-"""The Gaussian Squeeze reproduction (method.md 6.1): every algorithm × N × seed, then
+"""The Gaussian Squeeze reproduction (docs/method.md 6.1): every algorithm × N × seed, then
 ``results.json``, learning-curve PNGs and ``report.md``.
 
 Output layout::
@@ -26,22 +26,33 @@ from typing import Any, Literal
 import numpy as np
 
 from mfmarl import __version__
-from mfmarl.algorithms import ALGORITHMS, AlgorithmConfig
-from mfmarl.algorithms.base import ALGORITHM_NAMES
+from mfmarl.algorithms import AlgorithmConfig
 from mfmarl.core.errors import ConfigError, require, require_choice
 from mfmarl.envs import GaussianSqueezeConfig, squeeze_optimum
-from mfmarl.evaluation.plots import Panel, plot_final_scores, plot_learning_curves
-from mfmarl.evaluation.report import SUCCESS_RATIO, squeeze_report
+from mfmarl.evaluation.plots import Panel, plot_learning_curves, plot_seed_points
+from mfmarl.evaluation.report import (
+    BAR,
+    METHOD_NAMES,
+    SEED_FLOOR,
+    SUCCESS_RATIO,
+    squeeze_report,
+)
 from mfmarl.evaluation.stats import t_interval
 from mfmarl.training.logger import read_metrics
 from mfmarl.training.loop import TrainConfig
 from mfmarl.training.presets import SCALES, gaussian_squeeze_preset
+from mfmarl.training.presets import SQUEEZE_METHODS as METHODS
 from mfmarl.training.rundir import write_json_atomic, write_text_atomic
 from mfmarl.training.runner import RunSummary, config_dict, train_run
 
 log = logging.getLogger(__name__)
 
 EXPERIMENT = "gaussian-squeeze"
+
+
+def method_name(method: str) -> str:
+    """The display name of a method (``mfq-adv`` -> ``MF-Q (ā in A)``)."""
+    return METHOD_NAMES.get(method, method)
 
 
 @dataclass(frozen=True)
@@ -56,8 +67,8 @@ class SqueezeExperiment:
     """Width σ of the Gaussian."""
     n_actions: int = 10
     """Actions per agent D."""
-    algos: tuple[str, ...] = ALGORITHMS
-    """Algorithms to compare."""
+    algos: tuple[str, ...] = tuple(METHODS)
+    """Methods to compare (keys of :data:`METHODS`: the four algorithms and ``mfq-adv``)."""
     seeds: int = 3
     """Seeds per (algorithm, N): seeds 0 .. seeds−1."""
     scale: Literal["quick", "paper"] = "quick"
@@ -74,7 +85,7 @@ class SqueezeExperiment:
         require(len(set(self.algos)) == len(self.algos), f"algos={self.algos} repeat a name")
         require(len(set(self.n_agents)) == len(self.n_agents), "n_agents values repeat")
         for algo in self.algos:
-            require_choice("algo", algo, ALGORITHMS)
+            require_choice("algo", algo, tuple(METHODS))
         require_choice("scale", self.scale, SCALES)
         for n in self.n_agents:
             self.env_config(n)  # validates N, µ, σ, D
@@ -99,6 +110,8 @@ class RunJob:
     algo_config: AlgorithmConfig
     train_config: TrainConfig
     out_dir: str
+    method: str = ""
+    """The key of :data:`METHODS` this run belongs to."""
 
 
 def run_name(algo: str, n_agents: int, seed: int) -> str:
@@ -125,10 +138,12 @@ def preset_configs(
 def run_configs(
     experiment: SqueezeExperiment, algo: str, n_agents: int, seed: int
 ) -> tuple[AlgorithmConfig, TrainConfig]:
-    """The preset of (algo, N, scale) with the experiment's overrides and this seed."""
+    """The preset of (method ``algo``, N, scale) with the experiment's overrides and this
+    seed."""
     episodes = experiment.train_overrides.get("episodes")
-    algo_config, train_config = preset_configs(algo, n_agents, experiment.scale, episodes)
-    algo_config = _replace(algo_config, experiment.algo_overrides)
+    learner, settings = METHODS[algo]
+    algo_config, train_config = preset_configs(learner, n_agents, experiment.scale, episodes)
+    algo_config = _replace(algo_config, {**settings, **experiment.algo_overrides})
     train_config = _replace(train_config, {**experiment.train_overrides, "seed": seed})
     return algo_config, train_config
 
@@ -142,7 +157,8 @@ def plan_runs(experiment: SqueezeExperiment, out_dir: str | Path) -> list[RunJob
                 algo_config, train_config = run_configs(experiment, algo, n, seed)
                 name = run_name(algo, n, seed)
                 path = str(Path(out_dir) / "runs" / name)
-                jobs.append(RunJob(name, experiment.env_config(n), algo_config, train_config, path))
+                env = experiment.env_config(n)
+                jobs.append(RunJob(name, env, algo_config, train_config, path, algo))
     return jobs
 
 
@@ -247,14 +263,26 @@ def _finite_or_none(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _methods(summaries: Sequence[RunSummary], methods: Sequence[str] | None) -> list[str]:
+    """The method of each summary: as given, else its learner's algorithm."""
+    if methods is None:
+        return [s.algo for s in summaries]
+    require(len(methods) == len(summaries), "one method per run summary")
+    return list(methods)
+
+
 def summarise(
-    experiment: SqueezeExperiment, summaries: Sequence[RunSummary]
+    experiment: SqueezeExperiment,
+    summaries: Sequence[RunSummary],
+    methods: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Per (algo, N): seeds, median/mean final G, G/G* with a 95% t interval over seeds."""
+    """Per (method, N): seeds, median/mean final G, G/G* with a 95% t interval over seeds,
+    every seed's G/G*, and the headline bar (median ≥ 0.95, every seed ≥ 0.90)."""
     rows = []
+    of = _methods(summaries, methods)
     for algo in experiment.algos:
         for n in experiment.n_agents:
-            runs = [s for s in summaries if s.algo == algo and s.n_agents == n]
+            runs = [s for s, m in zip(summaries, of) if m == algo and s.n_agents == n]
             if not runs:
                 continue
             x_star, g_star = experiment.optimum(n)
@@ -277,25 +305,41 @@ def summarise(
                     "ratio_max": float(ratio.max()),
                     "final_x_median": float(np.median([s.final_x for s in runs])),
                     "seeds_reaching_95": int((ratio >= SUCCESS_RATIO).sum()),
+                    "ratios": [float(r) for r in ratio],
+                    "passes_bar": passes_bar(ratio),
                 }
             )
     return rows
 
 
-def results_dict(experiment: SqueezeExperiment, summaries: Sequence[RunSummary]) -> dict[str, Any]:
-    """The content of ``results.json``."""
+def passes_bar(ratios: Sequence[float] | np.ndarray) -> bool:
+    """The headline bar over seeds: median G/G* ≥ 0.95 and every seed ≥ 0.90."""
+    values = np.asarray(ratios, dtype=np.float64)
+    return bool(np.median(values) >= SUCCESS_RATIO and values.min() >= SEED_FLOOR)
+
+
+def results_dict(
+    experiment: SqueezeExperiment,
+    summaries: Sequence[RunSummary],
+    methods: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """The content of ``results.json``; ``methods``: the method of each summary (default:
+    its algorithm)."""
     x_star, g_star = experiment.optimum()
+    of = _methods(summaries, methods)
     runs = [
         {
-            "algo": s.algo,
+            "algo": m,
+            "learner": s.algo,
             "n_agents": s.n_agents,
             "seed": s.seed,
             "final_G": s.final_G,
             "final_x": s.final_x,
             "episodes": s.episodes,
             "seconds": s.seconds,
+            "ratio": s.final_G / experiment.optimum(s.n_agents)[1],
         }
-        for s in summaries
+        for s, m in zip(summaries, of)
     ]
     return {
         "experiment": EXPERIMENT,
@@ -307,7 +351,7 @@ def results_dict(experiment: SqueezeExperiment, summaries: Sequence[RunSummary])
         "scale": experiment.scale,
         "version": __version__,
         "runs": runs,
-        "summary": summarise(experiment, summaries),
+        "summary": summarise(experiment, summaries, of),
     }
 
 
@@ -318,7 +362,7 @@ def _curves(
     curves: dict[int, dict[str, dict[str, list[np.ndarray]]]] = {}
     for job in jobs:
         columns = read_metrics(Path(job.out_dir) / "metrics.csv")
-        label = ALGORITHM_NAMES.get(job.algo_config.algo, job.algo_config.algo)
+        label = method_name(job.method or job.algo_config.algo)
         per_algo = curves.setdefault(job.env_config.n_agents, {}).setdefault(label, {})
         for key in keys:
             if key in columns:
@@ -343,29 +387,23 @@ def write_plots(
             plot_learning_curves(out / f"curves_n{n}.png", title, panels, curves.get(n, {}))
         )
     rows = {(r["algo"], r["n_agents"]): r for r in results["summary"]}
-    scores = {}
-    for algo in experiment.algos:
-        values = []
-        for n in experiment.n_agents:
-            r = rows.get((algo, n))
-            low, high = r["ratio_ci95"] if r else (None, None)
-            values.append(
-                (
-                    r["ratio_mean"] if r else math.nan,
-                    math.nan if low is None else low,
-                    math.nan if high is None else high,
-                )
-            )
-        scores[ALGORITHM_NAMES.get(algo, algo)] = values
+    points = {
+        method_name(algo): [
+            list(rows[(algo, n)]["ratios"]) if (algo, n) in rows else []
+            for n in experiment.n_agents
+        ]
+        for algo in experiment.algos
+    }
     groups = [f"N = {n}" for n in experiment.n_agents]
     paths.append(
-        plot_final_scores(
+        plot_seed_points(
             out / "final_ratio.png",
-            "Final G / G* (mean, 95% t interval)",
+            f"Final G / G*: every seed (dot) and the median (bar), n = {experiment.seeds} "
+            f"seed{'s' if experiment.seeds > 1 else ''} each",
             groups,
-            scores,
+            points,
             "G / G*",
-            reference=1.0,
+            references={1.0: "G*", SUCCESS_RATIO: f"bar {SUCCESS_RATIO}"},
         )
     )
     return paths
@@ -413,7 +451,7 @@ def reproduce_gaussian_squeeze(
     write_json_atomic(out / "config.json", record)
     log.info("running %d Gaussian Squeeze runs with %d workers", len(jobs), workers)
     summaries = run_jobs(jobs, workers, on_run_done, should_stop)
-    results = results_dict(experiment, summaries)
+    results = results_dict(experiment, summaries, [job.method for job in jobs])
     write_json_atomic(out / "results.json", results)
     plots = write_plots(experiment, jobs, results, out)
     write_text_atomic(out / "report.md", squeeze_report(experiment, jobs, results, plots))
@@ -421,14 +459,29 @@ def reproduce_gaussian_squeeze(
 
 
 def summary_table(results: Mapping[str, Any]) -> str:
-    """A plain-text table of ``results["summary"]`` for a terminal."""
-    header = f"{'algo':<6} {'N':>6} {'seeds':>5} {'G/G* mean':>10} {'95% CI':>17} {'median':>7}"
+    """A plain-text table of ``results["summary"]`` for a terminal: per method and N, every
+    seed's G/G* and whether the headline bar holds (median ≥ 0.95, every seed ≥ 0.90)."""
+    header = (
+        f"{'method':<14} {'N':>6} {'median':>7} {'min':>6}  {'every seed G/G*':<24} bar ({BAR})"
+    )
     lines = [header, "-" * len(header)]
     for r in results["summary"]:
-        low, high = r["ratio_ci95"]
-        ci = "n/a" if low is None else f"[{low:.3f}, {high:.3f}]"
+        seeds = " ".join(f"{v:.3f}" for v in r["ratios"])
+        verdict = "PASS" if r["passes_bar"] else "FAIL"
         lines.append(
-            f"{ALGORITHM_NAMES.get(r['algo'], r['algo']):<6} {r['n_agents']:>6} "
-            f"{r['seeds']:>5} {r['ratio_mean']:>10.3f} {ci:>17} {r['ratio_median']:>7.3f}"
+            f"{method_name(r['algo']):<14} {r['n_agents']:>6} {r['ratio_median']:>7.3f} "
+            f"{r['ratio_min']:>6.3f}  {seeds:<24} {verdict}"
         )
     return "\n".join(lines)
+
+
+def headline(results: Mapping[str, Any]) -> str:
+    """One line: does MF-Q pass the paper's bar at every N run?"""
+    rows = [r for r in results["summary"] if r["algo"] == "mfq"]
+    if not rows:
+        return "MF-Q was not run: no verdict on the paper's bar."
+    failed = [str(r["n_agents"]) for r in rows if not r["passes_bar"]]
+    ns = ", ".join(str(r["n_agents"]) for r in rows)
+    if failed:
+        return f"FAIL: MF-Q misses the bar ({BAR}) at N = {', '.join(failed)} (of {ns})."
+    return f"PASS: MF-Q reaches the bar ({BAR}) at every N run ({ns})."

@@ -1,4 +1,4 @@
-"""The Ising reproduction (method.md 6.2): tabular MF-Q and Metropolis MCMC over a
+"""The Ising reproduction (docs/method.md 6.2): tabular MF-Q and Metropolis MCMC over a
 temperature grid, checked against each other and against Onsager's exact solution.
 
 Output layout::

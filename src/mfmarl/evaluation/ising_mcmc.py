@@ -1,4 +1,4 @@
-"""Metropolis Monte Carlo of the Ising model the MF-Q agents sample (method.md 6.2).
+"""Metropolis Monte Carlo of the Ising model the MF-Q agents sample (docs/method.md 6.2).
 
 ``H = −(λ/2)·Σ_<jk> s_j s_k − h·Σ_j s_j`` (J = λ/2, every bond once). A flip of ``s_j`` costs
 ``ΔE = 2·s_j·(J·Σ_{k∈N(j)} s_k + h)`` and is accepted with probability ``min(1, e^{−ΔE/T})``.

@@ -90,38 +90,47 @@ def plot_learning_curves(
     return out
 
 
-def plot_final_scores(
+def plot_seed_points(
     path: str | Path,
     title: str,
     groups: Sequence[str],
-    scores: Mapping[str, Sequence[tuple[float, float, float]]],
+    points: Mapping[str, Sequence[Sequence[float]]],
     ylabel: str,
-    reference: float | None = None,
+    references: Mapping[float, str] | None = None,
 ) -> Path:
-    """Grouped bar chart: for each group (e.g. N) one bar per series (e.g. algorithm).
-
-    ``scores[series][g] = (estimate, low, high)`` for group ``g``; ``nan`` bounds draw no
-    error bar.
-    """
-    fig = Figure(
-        figsize=(max(5.0, 1.6 * len(groups) * max(1, len(scores)) / 2), 4.0), layout="constrained"
-    )
+    """For each group (e.g. N) and series (e.g. method): every seed's value as a dot and
+    their median as a short bar, side by side. ``points[series][g]`` holds one value per
+    seed of group ``g`` (empty: not run). No error bars: with a few seeds the points
+    themselves are the honest picture."""
+    n_series = max(1, len(points))
+    fig = Figure(figsize=(max(5.0, 1.4 * len(groups) * n_series / 2), 4.2), layout="constrained")
     ax = fig.subplots()
-    width = 0.8 / max(1, len(scores))
+    width = 0.8 / n_series
     x = np.arange(len(groups))
-    for i, (label, values) in enumerate(scores.items()):
-        est = np.array([v[0] for v in values], dtype=np.float64)
-        low = np.array([v[1] for v in values], dtype=np.float64)
-        high = np.array([v[2] for v in values], dtype=np.float64)
-        err = np.vstack([np.nan_to_num(est - low), np.nan_to_num(high - est)])
-        ax.bar(
-            x + (i - (len(scores) - 1) / 2) * width, est, width, yerr=err, capsize=3, label=label
+    for i, (label, per_group) in enumerate(points.items()):
+        centre = x + (i - (n_series - 1) / 2) * width
+        colour = f"C{i % 10}"
+        for c, values in zip(centre, per_group):
+            v = np.asarray(values, dtype=np.float64)
+            if v.size == 0:
+                continue
+            jitter = np.linspace(-0.25, 0.25, v.size) * width if v.size > 1 else np.zeros(1)
+            ax.scatter(c + jitter, v, s=14, color=colour, zorder=3)
+            ax.hlines(np.median(v), c - 0.4 * width, c + 0.4 * width, color=colour, linewidth=2)
+        ax.scatter([], [], s=14, color=colour, label=label)
+    for value, name in (references or {}).items():
+        ax.axhline(value, color="black", linestyle="--", linewidth=0.8)
+        ax.annotate(
+            name,
+            (1.0, value),
+            xycoords=("axes fraction", "data"),
+            fontsize=7,
+            ha="right",
+            va="bottom",
         )
-    if reference is not None:
-        ax.axhline(reference, color="black", linestyle="--", linewidth=1.0)
     ax.set_xticks(x, list(groups))
     ax.set_ylabel(ylabel)
-    ax.set_title(title)
+    ax.set_title(title, fontsize=9)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8)
     out = Path(path)

@@ -3,7 +3,7 @@
 Observations arrive flat, ``obs: (B, n, H·W·C + F)``: the ``(H, W, C)`` view (channels last,
 as the engine gives it) followed by ``F`` features. The view goes through two 3×3 convolutions
 and a dense layer, the features through a dense layer, ā through two dense layers; the
-concatenation feeds a dense head. Sizes default to the reference code's (method.md 6.3):
+concatenation feeds a dense head. Sizes default to the reference code's (docs/method.md 6.3):
 conv(32)-conv(32)-dense(256), dense(32), dense(64)-dense(32), dense(128)-dense(64)-D.
 Parameters are shared by the agents of a team; agents are folded into the batch axis.
 """

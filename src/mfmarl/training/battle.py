@@ -1,4 +1,4 @@
-"""Self-play training on Battle (method.md 6.3).
+"""Self-play training on Battle (docs/method.md 6.3).
 
 One learner controls both armies. Team 1 sees the world mirrored left–right (its views
 flipped, its action indices permuted, id bits zeroed), so the shared network cannot tell the
@@ -325,7 +325,7 @@ def frozen_copy(learner: Learner, seed: int) -> Learner:
 def battle_preset(algo: str, scale: str) -> tuple[BattleConfig, AlgorithmConfig, BattleTrainConfig]:
     """Defaults of ``mfmarl train battle``.
 
-    ``paper``: 64 v 64 on 40 × 40, 400 steps, 2000 episodes (method.md 6.3). ``quick``: 16 v 16
+    ``paper``: 64 v 64 on 40 × 40, 400 steps, 2000 episodes (docs/method.md 6.3). ``quick``: 16 v 16
     on 24 × 24, 200 steps, 300 episodes (about 10 minutes on 2 cores). Both: Adam lr 1e-4,
     γ 0.95, batch 64, one update per step, soft target τ 0.005, ε from 1 to 0.05 over the
     first half of the run (no fighting appears while ε is high), and a Boltzmann β that
