@@ -2,7 +2,7 @@
 
     python benchmarks/acting.py [--team-size 64] [--steps 200] [--repeats 3]
 
-Full step: the trainer's own loop (:func:`mfmarl.training.battle.train_battle` with updates
+Full step: the trainer's own loop (:func:`mfmarl.training.loop.train` with updates
 switched off by an unreachable ``learning_starts``): learner inputs of both teams (team 1
 mirrored), one batched forward pass per team, sampling, one engine step through the
 adapter, the realised mean actions and two replay inserts. Parts alone, summed: a raw
@@ -20,17 +20,11 @@ import time
 
 import numpy as np
 import torch
-from common import battle_map_size, interleaved_best, table, write_result
+from common import battle_map_size, battle_session, interleaved_best, table, write_result
 from env import raw_loop
 
 from mfmarl.algorithms.base import ACT_CHUNK
-from mfmarl.envs.battle import BattleConfig, BattleEnv
-from mfmarl.training.battle import (
-    BattleTrainConfig,
-    battle_preset,
-    make_battle_learner,
-    train_battle,
-)
+from mfmarl.experiments.battle.env import BattleConfig
 
 
 def battle_for(team_size: int, steps: int) -> BattleConfig:
@@ -42,29 +36,28 @@ def battle_for(team_size: int, steps: int) -> BattleConfig:
 
 def acting_loop(battle: BattleConfig, algo: str = "mfq", episodes: int = 2) -> float:
     """Seconds per step of the trainer's acting loop (the last of ``episodes`` episodes)."""
-    _, algo_config, _ = battle_preset(algo, "paper")
-    env = BattleEnv(battle)
-    learner = make_battle_learner(env, algo_config)
     # a replay of one episode, so that the measured episode writes into warm memory
-    train = BattleTrainConfig(
+    session = battle_session(
+        algo,
+        battle,
         episodes=episodes,
         learning_starts=10**12,
-        buffer_size=2 * env.n_max * battle.max_steps,
+        buffer_size=2 * battle.n_agents * battle.max_steps,
+        opponent="self",
     )
-    metrics = list(train_battle(env, learner, train))[-1]
+    metrics = list(session.run())[-1]
     return metrics["time/episode_seconds"] / metrics["charts/episode_length"]
 
 
 def forwards_alone(battle: BattleConfig, algo: str = "mfq", steps: int = 50) -> float:
     """Seconds of the acting network's two team forward passes per step."""
-    _, algo_config, _ = battle_preset(algo, "paper")
-    env = BattleEnv(battle)
-    learner = make_battle_learner(env, algo_config)
+    session = battle_session(algo, battle)
+    learner = next(iter(session.learners.values()))
     net = learner.acting_network()
-    n, d = env.n_max, env.n_actions
+    n, d = battle.n_agents, learner.n_actions
     obs = torch.rand(2, 1, n, learner.obs_dim)
     mean = torch.rand(2, 1, n, d)
-    args = (lambda t: (obs[t], mean[t])) if algo in ("mfq", "iql") else (lambda t: (obs[t],))
+    args = lambda t: (obs[t], mean[t])  # noqa: E731
     chunks = [slice(s, s + ACT_CHUNK) for s in range(0, n, ACT_CHUNK)]  # as Learner.act
 
     def forward(t: int) -> None:

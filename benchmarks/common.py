@@ -103,3 +103,29 @@ def battle_map_size(team_size: int) -> int:
     armies' squares, the gap between them and a border), never below the paper's 40."""
     side = 2 * int(np.ceil(np.sqrt(team_size)))
     return max(40, 2 * (side + 3) + 4)
+
+
+def battle_session(
+    algo: str = "mfq",
+    battle: Any = None,
+    algo_overrides: dict[str, Any] | None = None,
+    **train: Any,
+) -> Any:
+    """The learner, environment, roles and ā rules of a Battle run of the paper preset
+    (``battle`` and ``train`` fields replace the preset's), built as the trainer builds them;
+    ``.train(...)`` on the result yields its episodes' metrics."""
+    import dataclasses
+
+    from mfmarl.experiments.battle.preset import battle_preset, battle_spec
+    from mfmarl.training.loop import train as train_loop
+    from mfmarl.training.run import build_session
+
+    preset_battle, algo_config, train_config = battle_preset(algo, "paper")
+    algo_config = dataclasses.replace(algo_config, **(algo_overrides or {}))
+    train_config = dataclasses.replace(train_config, device="cpu", **train)
+    spec = battle_spec(battle or preset_battle, algo_config, train_config)
+    session = build_session(spec)
+    session.run = lambda: train_loop(  # type: ignore[attr-defined]
+        session.env, session.roles, session.learners, session.rules, spec.train
+    )
+    return session

@@ -1,4 +1,4 @@
-"""Environment steps per second: the BattleEnv adapter against the raw engine and PettingZoo.
+"""Environment steps per second: the MAgent2 adapter against the raw engine and PettingZoo.
 
     python benchmarks/env.py [--team-sizes 64 256 1024 4096] [--steps 300] [--repeats 3]
 
@@ -8,9 +8,10 @@ timing). Three paths on the same engine, timed in the same process, round-robin:
 - raw: a ``magent2.GridWorld`` loop through its public methods: set actions, step, rewards,
   alive flags, observations, clear_dead. It keeps nothing (the engine reuses its observation
   buffers), so it is the least any wrapper can do.
-- adapter: :class:`mfmarl.envs.BattleEnv` (the same, plus fixed agent slots, fresh arrays
-  that the caller may keep, positions, deaths and kills).
-- pettingzoo: :func:`mfmarl.envs.battle.make_battle_parallel_env`, battle_v4's
+- adapter: :class:`mfmarl.envs.magent2.MAgent2Env` on the Battle experiment's env (the same,
+  plus fixed agent slots, positions, deaths, and each group's flat learner inputs: view and
+  features in one array, the right army mirrored).
+- pettingzoo: :func:`mfmarl.experiments.battle.env.make_battle_parallel_env`, battle_v4's
   ``ParallelEnv`` (dicts keyed by agent) on the same engine config and layout.
 
 Episodes are long enough that no reset falls inside a timed run. Writes
@@ -27,7 +28,7 @@ import numpy as np
 import torch
 from common import battle_map_size, interleaved_best, table, write_result
 
-from mfmarl.envs.battle import BattleConfig, BattleEnv, _add_armies, engine_config
+from mfmarl.experiments.battle.env import BattleConfig, _add_armies, engine_config, make_battle_env
 
 
 def raw_loop(config: BattleConfig, actions: np.ndarray) -> float:
@@ -56,20 +57,21 @@ def raw_loop(config: BattleConfig, actions: np.ndarray) -> float:
 
 
 def adapter(config: BattleConfig, actions: np.ndarray) -> float:
+    import dataclasses
     import time
 
-    env = BattleEnv(config)
+    env = make_battle_env(**dataclasses.asdict(config))
     env.reset(0)
     start = time.perf_counter()
     for step in actions:
-        env.step(step[0], step[1])
+        env.step([step[0], step[1]])
     return time.perf_counter() - start
 
 
 def pettingzoo(config: BattleConfig, actions: np.ndarray) -> float:
     import time
 
-    from mfmarl.envs.battle import make_battle_parallel_env
+    from mfmarl.experiments.battle.env import make_battle_parallel_env
 
     env = make_battle_parallel_env(config)
     env.reset(seed=0)
@@ -89,6 +91,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--steps", type=int, default=300, help="steps per run at 64 v 64")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
+    from mfmarl.training.runtime import tune_cpu_runtime
+
+    tune_cpu_runtime()  # as the command line does (the same process for every path)
     torch.set_num_threads(1)
     rows, records = [], []
     for n in args.team_sizes:

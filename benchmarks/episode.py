@@ -46,19 +46,32 @@ try:  # as the command line does, before torch starts its threads (older sources
 except ImportError:
     pass
 torch.set_num_threads(threads)
-from mfmarl.algorithms import make_learner
-from mfmarl.envs.battle import BattleEnv
-from mfmarl.training.battle import battle_obs_dim, battle_preset, train_battle
 import dataclasses
-battle, algo_config, train = battle_preset(algo, "paper")
-if precision != "fp32":
-    algo_config = dataclasses.replace(algo_config, precision=precision)
-train = dataclasses.replace(train, episodes=episodes)
-env = BattleEnv(battle)
-learner = make_learner(algo_config, battle_obs_dim(env), env.n_actions, env.n_max, "cpu", 0,
-                       view_shape=env.view_shape)
+try:  # this checkout: the one training loop
+    from mfmarl.experiments.battle.preset import battle_preset, battle_spec
+    from mfmarl.training.loop import train as train_loop
+    from mfmarl.training.run import build_session
+    battle, algo_config, train = battle_preset(algo, "paper")
+    if precision != "fp32":
+        algo_config = dataclasses.replace(algo_config, precision=precision)
+    train = dataclasses.replace(train, episodes=episodes, device="cpu")
+    spec = battle_spec(battle, algo_config, train)
+    s = build_session(spec)
+    metrics = train_loop(s.env, s.roles, s.learners, s.rules, spec.train)
+except ImportError:  # older sources (the "before" revision)
+    from mfmarl.algorithms import make_learner
+    from mfmarl.envs.battle import BattleEnv
+    from mfmarl.training.battle import battle_obs_dim, battle_preset, train_battle
+    battle, algo_config, train = battle_preset(algo, "paper")
+    if precision != "fp32":
+        algo_config = dataclasses.replace(algo_config, precision=precision)
+    train = dataclasses.replace(train, episodes=episodes)
+    env = BattleEnv(battle)
+    learner = make_learner(algo_config, battle_obs_dim(env), env.n_actions, env.n_max, "cpu",
+                           0, view_shape=env.view_shape)
+    metrics = train_battle(env, learner, train)
 out = [{"seconds": m["time/episode_seconds"], "steps": m["charts/episode_length"]}
-       for m in train_battle(env, learner, train)]
+       for m in metrics]
 print(json.dumps(out))
 """
 

@@ -24,39 +24,47 @@ from torch import nn
 
 from mfmarl.algorithms import Learner
 from mfmarl.buffers import AgentReplay, Batch
-from mfmarl.envs.battle import BattleConfig, BattleEnv
-from mfmarl.training.battle import battle_obs_dim, battle_preset, make_battle_learner, team_inputs
+from mfmarl.envs.magent2 import MAgent2Env
+from mfmarl.experiments.battle.env import make_battle_env
 from mfmarl.training.runtime import tune_cpu_runtime
 
 N_ACTIONS = 21
 
 
-def real_batch(env: BattleEnv, rng: np.random.Generator) -> tuple[AgentReplay, Batch]:
+def real_batch(env: MAgent2Env, rng: np.random.Generator) -> tuple[AgentReplay, Batch]:
     """A replay holding a few random 64 v 64 steps and one sampled batch of them."""
-    n = env.n_max
-    replay = AgentReplay(8, n, (battle_obs_dim(env),), N_ACTIONS)
+    spec = env.groups[0]
+    n = spec.n_slots
+    replay = AgentReplay(8, n, (spec.obs_dim,), N_ACTIONS)
     obs = env.reset(0)
     for _ in range(8):
         actions = [rng.integers(0, N_ACTIONS, n) for _ in (0, 1)]
-        result = env.step(actions[0], actions[1])
+        result = env.step(actions)
         mean = rng.dirichlet(np.ones(N_ACTIONS), n).astype(np.float32)
+        red = result.groups[0]
         replay.add(
-            team_inputs(obs[0], 0),
+            obs[0].obs,
             actions[0],
             mean,
-            result.rewards[0],
-            team_inputs(result.obs[0], 0),
+            red.rewards,
+            red.next.obs,
             mean,
-            result.died[0].astype(np.float32),
+            red.terminated.astype(np.float32),
             obs[0].alive.astype(np.float32),
         )
-        obs = result.obs
+        obs = tuple(s.next for s in result.groups)
     return replay, replay.sample(1, rng)
 
 
-def learner_for(algo: str, env: BattleEnv) -> Learner:
+def learner_for(algo: str, env: MAgent2Env) -> Learner:
+    from mfmarl.algorithms import make_learner
+    from mfmarl.experiments.battle.preset import battle_preset
+
     _, algo_config, _ = battle_preset(algo, "paper")
-    return make_battle_learner(env, algo_config)
+    spec = env.groups[0]
+    return make_learner(
+        algo_config, spec.obs_dim, spec.n_actions, spec.n_slots, view_shape=spec.view_shape
+    )
 
 
 def timed(step: callable, updates: int) -> float:  # type: ignore[valid-type]
@@ -74,7 +82,7 @@ def masked(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 def bare_mfq(learner: Learner, batch: Batch, fused: bool) -> callable:  # type: ignore[valid-type]
     """A hand-written MF-Q update on copies of the learner's networks."""
     q = copy.deepcopy(learner.q)  # type: ignore[attr-defined]
-    target = copy.deepcopy(learner.q_target)  # type: ignore[attr-defined]
+    target = copy.deepcopy(learner.target.module)  # type: ignore[attr-defined]
     opt = torch.optim.Adam(q.parameters(), lr=1e-4, fused=fused)
     cfg, beta = learner.config, learner.beta(0)
     q_params, t_params = list(q.parameters()), list(target.parameters())
@@ -100,7 +108,7 @@ def bare_mfac(learner: Learner, batch: Batch, fused: bool) -> callable:  # type:
     """A hand-written MF-AC update (critic as MF-Q with the actor's policy; actor with the
     baseline Σπ·Q and an entropy bonus) on copies of the learner's networks."""
     critic = copy.deepcopy(learner.critic)  # type: ignore[attr-defined]
-    critic_t = copy.deepcopy(learner.critic_target)  # type: ignore[attr-defined]
+    critic_t = copy.deepcopy(learner.critic_target.module)  # type: ignore[attr-defined]
     actor = copy.deepcopy(learner.actor)  # type: ignore[attr-defined]
     c_opt = torch.optim.Adam(critic.parameters(), lr=1e-4, fused=fused)
     a_opt = torch.optim.Adam(actor.parameters(), lr=1e-4, fused=fused)
@@ -143,7 +151,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     tune_cpu_runtime()  # as training does; for both loops (the settings are the process's)
     torch.set_num_threads(1)
-    env = BattleEnv(BattleConfig(map_size=40, max_steps=400))
+    env = make_battle_env(map_size=40, max_steps=400)
     rng = np.random.default_rng(0)
     replay, batch = real_batch(env, rng)
     records, rows = {}, []

@@ -30,8 +30,7 @@ from common import RESULTS, battle_map_size, growth_exponent, table, write_resul
 
 from mfmarl.buffers import AgentReplay
 from mfmarl.core.mean_action import radius_mean_action, team_mean_action
-from mfmarl.envs.battle import BattleConfig, BattleEnv
-from mfmarl.training.battle import battle_obs_dim, team_inputs
+from mfmarl.experiments.battle.env import make_battle_env
 
 N_ACTIONS = 21
 
@@ -67,14 +66,15 @@ def mean_action_seconds(n: int, repeats: int) -> dict[str, float]:
 
 def replay_bytes(compact: bool, capacity: int = 200) -> dict[str, float]:
     """Peak traced bytes per agent-transition of a full 64-agent Battle replay."""
-    env = BattleEnv(BattleConfig(map_size=40))
+    env = make_battle_env(map_size=40)
     obs = env.reset(0)
-    inputs = team_inputs(obs[0], 0)
-    n = env.n_max
-    columns = env.binary_input_columns() if compact else None
+    inputs = obs[0].obs
+    spec = env.groups[0]
+    n = spec.n_slots
+    columns = spec.binary_mask() if compact else None
     rng = np.random.default_rng(0)
     tracemalloc.start()
-    replay = AgentReplay(capacity, n, (battle_obs_dim(env),), N_ACTIONS, binary_columns=columns)
+    replay = AgentReplay(capacity, n, (spec.obs_dim,), N_ACTIONS, binary_columns=columns)
     mean = np.full((n, N_ACTIONS), 1 / N_ACTIONS, dtype=np.float32)
     zeros = np.zeros(n, dtype=np.float32)
     for _ in range(capacity):

@@ -172,9 +172,14 @@ def test_policy_average_by_hand_and_through_a_checkpoint(
     save_checkpoint(tmp_path, learner)
     restored = learner_from_checkpoint(tmp_path)
     assert restored.use_average()
-    acting = restored.modules()[restored.acting_name].state_dict()
+    acting = restored.acting.module.state_dict()
     for name, value in averaged.items():
         torch.testing.assert_close(acting[name], value, rtol=0, atol=0)
+    assert restored.policy.network is restored.acting.module  # the average now acts
+    # a trained player's policy is the average too, whatever the learner acts with
+    evaluation = learner.evaluation_policy().network.state_dict()
+    for name, value in averaged.items():
+        torch.testing.assert_close(evaluation[name], value, rtol=0, atol=0)
     assert not _learner(algo).use_average()  # no average kept: nothing changes
 
 
@@ -197,7 +202,7 @@ def test_act_tau_one_acts_with_the_trained_network(
         net = learner.modules()[trained]
         args = (torch.as_tensor(obs)[None], torch.as_tensor(mean)[None])
         scores = net(*args) if algo == "mfq" else net(args[0])
-        expected = learner.scores_to_policy(scores, 0)[0].numpy()
+        expected = learner.to_probs(scores, 0)[0].numpy()
     np.testing.assert_allclose(learner.act(obs, mean, 0)[1], expected, rtol=1e-6, atol=1e-7)
 
     save_checkpoint(tmp_path, learner)

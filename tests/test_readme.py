@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
 
 
 def _section(title: str) -> str:
@@ -24,15 +26,20 @@ def test_quick_start_is_exactly_make_demo_and_make_test() -> None:
 
 
 def test_python_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    code = re.search(r"```python\n(.*?)```", _section("Python API"), re.S)
+    code = re.search(r"```python\n(.*?)```", _section("Your own environment"), re.S)
     assert code
-    # Same example, smaller: 20 agents and 20 episodes keep the test fast.
+    # Same example, smaller: 4 + 4 agents and 3 episodes keep the test fast.
     source = (
-        code.group(1).replace("n_agents=100", "n_agents=20").replace("episodes=200", "episodes=20")
+        code.group(1)
+        .replace('"n_locals": 20, "n_tourists": 20', '"n_locals": 4, "n_tourists": 4')
+        .replace("episodes=150", "episodes=3")
     )
+    assert source != code.group(1)
+    monkeypatch.syspath_prepend(str(ROOT))
+    sys.modules.pop("examples", None)
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
     exec(compile(source, str(README), "exec"), namespace)
-    assert namespace["summary"].episodes == 20
-    assert (tmp_path / "runs" / "api-example" / "checkpoint" / "model.safetensors").is_file()
-    assert type(namespace["learner"]).__name__ in {"MeanFieldQ", "MeanFieldActorCritic"}
+    assert namespace["run"].summary.episodes == 3
+    assert (tmp_path / "runs" / "crowd" / "checkpoint" / "locals" / "model.safetensors").is_file()
+    assert namespace["policy"].n_actions == 4

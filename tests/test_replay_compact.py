@@ -6,8 +6,7 @@ import numpy as np
 import torch  # before magent2, which sets OMP_NUM_THREADS on import
 
 from mfmarl.buffers import AgentReplay, Batch, living_rows
-from mfmarl.envs.battle import BattleConfig, BattleEnv
-from mfmarl.training.battle import team_inputs
+from mfmarl.experiments.battle.env import make_battle_env
 
 N, D = 4, 3
 BINARY = np.array([True, False, True, True, False])
@@ -67,23 +66,28 @@ def test_bytes_per_agent_transition_by_hand() -> None:
 
 
 def test_battle_inputs_round_trip_through_the_compact_replay() -> None:
-    env = BattleEnv(BattleConfig(map_size=20, max_steps=30))
-    columns = env.binary_input_columns()
-    # 3 of 5 view channels on 13 x 13 cells, 10 id bits and the 21-wide one-hot
+    env = make_battle_env(map_size=20, max_steps=30)
+    columns = env.groups[0].binary_mask()
+    assert columns is not None
+    # 3 of 5 view channels (walls and both armies' presence) on 13 x 13 cells, 10 id bits
+    # and the 21-wide one-hot of the last action
     assert columns.sum() == 3 * 169 + 31 and columns.size == 5 * 169 + 32
     rng = np.random.default_rng(2)
     obs = env.reset(seed=3)
-    replay = AgentReplay(64, env.n_max, (columns.size,), 21, binary_columns=columns)
+    n = env.groups[0].n_slots
+    replay = AgentReplay(64, n, (columns.size,), 21, binary_columns=columns)
     kept = []
-    while not env.done:
-        result = env.step(rng.integers(0, 21, env.n_max), rng.integers(0, 21, env.n_max))
+    done = False
+    while not done:
+        result = env.step([rng.integers(0, 21, n), rng.integers(0, 21, n)])
         for t in (0, 1):
-            x, nxt = team_inputs(obs[t], t), team_inputs(result.obs[t], t)
-            zeros = np.zeros(env.n_max, dtype=np.float32)
-            mean = np.zeros((env.n_max, 21), dtype=np.float32)
-            replay.add(x, np.zeros(env.n_max, int), mean, zeros, nxt, mean, zeros, zeros)
+            x, nxt = obs[t].obs, result.groups[t].next.obs
+            zeros = np.zeros(n, dtype=np.float32)
+            mean = np.zeros((n, 21), dtype=np.float32)
+            replay.add(x, np.zeros(n, int), mean, zeros, nxt, mean, zeros, zeros)
             kept.append((x, nxt))
-        obs = result.obs
+        obs = tuple(s.next for s in result.groups)
+        done = result.done
     assert replay.obs.compact and replay.next_obs.compact
     batch = replay._batch(np.arange(len(kept)), "cpu")
     for i, (x, nxt) in enumerate(kept):

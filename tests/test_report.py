@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from mfmarl.evaluation.gaussian_squeeze import (
+from mfmarl.experiments.gaussian_squeeze.report import squeeze_report
+from mfmarl.experiments.gaussian_squeeze.reproduce import (
     SqueezeExperiment,
     headline,
     plan_runs,
     results_dict,
     summary_table,
 )
-from mfmarl.evaluation.report import squeeze_report
-from mfmarl.training.runner import RunSummary
+from mfmarl.training.run import RunSummary
 
 
 def _summaries(
@@ -27,7 +27,15 @@ def _summaries(
             final = {"env/G": ratio * g_star * (1 + 0.001 * seed), "env/x": 440.0}
             runs.append(
                 RunSummary(
-                    f"r/{algo}{n}{seed}", "gaussian-squeeze", algo, n, seed, 10, 10, 1.0, final
+                    f"r/{algo}{n}{seed}",
+                    "gaussian-squeeze",
+                    {"agent": algo},
+                    n,
+                    seed,
+                    10,
+                    10,
+                    1.0,
+                    final,
                 )
             )
     return runs
@@ -63,7 +71,9 @@ def test_one_bad_seed_fails_the_bar(tmp_path: Path) -> None:
     for method, ratios in (("mfq", (0.98, 0.985, 0.85)), ("mfq-adv", (0.96, 0.97, 0.95))):
         for seed, ratio in enumerate(ratios):
             final = {"env/G": ratio * g_star, "env/x": 440.0}
-            runs.append(RunSummary("r", "gaussian-squeeze", "mfq", 100, seed, 1, 1, 1.0, final))
+            runs.append(
+                RunSummary("r", "gaussian-squeeze", {"agent": "mfq"}, 100, seed, 1, 1, 1.0, final)
+            )
             methods.append(method)
     results = results_dict(experiment, runs, methods)
     rows = {r["algo"]: r for r in results["summary"]}

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from mfmarl.core import ConfigError
-from mfmarl.envs import GaussianSqueezeConfig
+from mfmarl.experiments.gaussian_squeeze import GaussianSqueezeConfig
+from mfmarl.experiments.gaussian_squeeze.preset import gaussian_squeeze_preset
+from mfmarl.experiments.gaussian_squeeze.reproduce import squeeze_spec
 from mfmarl.training.logger import MetricsLogger, read_metrics
-from mfmarl.training.presets import gaussian_squeeze_preset
+from mfmarl.training.run import RunSummary, resume_run, tail_length, train_run
 from mfmarl.training.rundir import RUN_OUTPUTS, prepare_run_dir, write_json_atomic
-from mfmarl.training.runner import RunSummary, tail_length, train_run
 
 
 def test_prepare_run_dir(tmp_path: Path) -> None:
@@ -86,7 +87,7 @@ def test_tail_length() -> None:
 def _run(out: Path, seed: int = 0) -> RunSummary:
     algo, train = gaussian_squeeze_preset("mfq", 10, "quick")
     train = dataclasses.replace(train, episodes=25, seed=seed)
-    return train_run(GaussianSqueezeConfig(n_agents=10), algo, train, out, checkpoint_every=10)
+    return train_run(squeeze_spec(GaussianSqueezeConfig(n_agents=10), algo, train, 10), out)
 
 
 def test_train_run_writes_everything_and_is_deterministic(tmp_path: Path) -> None:
@@ -105,31 +106,49 @@ def test_train_run_writes_everything_and_is_deterministic(tmp_path: Path) -> Non
     names = {p.name for p in (tmp_path / "a").iterdir()}
     assert {"config.json", "metrics.csv", "tb", "checkpoint", "summary.json"} <= names
     config = json.loads((tmp_path / "a" / "config.json").read_text())
-    assert config["env"]["name"] == "gaussian-squeeze"
-    assert config["algorithm"]["algo"] == "mfq" and config["train"]["episodes"] == 25
-    meta = json.loads((tmp_path / "a" / "checkpoint" / "checkpoint.json").read_text())
-    assert meta["episode"] == 25 and meta["env"]["config"]["n_agents"] == 10
+    assert config["name"] == "gaussian-squeeze" and config["roles"] == {"agent": "mfq"}
+    assert config["algorithms"]["agent"]["algo"] == "mfq" and config["train"]["episodes"] == 25
+    assert config["env"]["kwargs"]["n_agents"] == 10
+    meta = json.loads((tmp_path / "a" / "checkpoint" / "agent" / "checkpoint.json").read_text())
+    assert meta["episode"] == 25 and meta["env"]["kwargs"]["n_agents"] == 10
 
 
 def test_should_stop_ends_a_run_cleanly(tmp_path: Path) -> None:
     algo, train = gaussian_squeeze_preset("iql", 10, "quick")
     train = dataclasses.replace(train, episodes=1000)
     calls = iter(range(10**6))
-    summary = train_run(
-        GaussianSqueezeConfig(n_agents=10),
-        algo,
-        train,
-        tmp_path,
-        should_stop=lambda: next(calls) >= 6,
-    )
+    spec = squeeze_spec(GaussianSqueezeConfig(n_agents=10), algo, train)
+    summary = train_run(spec, tmp_path, should_stop=lambda: next(calls) >= 6)
     assert summary.interrupted and summary.episodes == 7
     assert len(read_metrics(tmp_path / "metrics.csv")["episode"]) == 7
-    meta = json.loads((tmp_path / "checkpoint" / "checkpoint.json").read_text())
+    meta = json.loads((tmp_path / "checkpoint" / "run.json").read_text())
     assert meta["episode"] == 7
 
 
+def test_a_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path: Path) -> None:
+    """Stop after 7 of 20 episodes, resume: every episode logged once, the count right, and
+    the run killed before its first checkpoint restarts from the start."""
+    algo, train = gaussian_squeeze_preset("iql", 10, "quick")
+    spec = squeeze_spec(
+        GaussianSqueezeConfig(n_agents=10), algo, dataclasses.replace(train, episodes=20)
+    )
+    calls = iter(range(10**6))
+    train_run(spec, tmp_path / "r", should_stop=lambda: next(calls) >= 6)
+    summary = resume_run(tmp_path / "r")
+    assert summary.resumed_from == 7 and summary.episodes == 20
+    assert read_metrics(tmp_path / "r" / "metrics.csv")["episode"] == [float(e) for e in range(20)]
+    # killed before any checkpoint: config.json and a few metric rows, no checkpoint
+    train_run(spec, tmp_path / "k", should_stop=lambda: True)
+    import shutil
+
+    shutil.rmtree(tmp_path / "k" / "checkpoint")
+    again = resume_run(tmp_path / "k")
+    assert again.resumed_from == 0 and again.episodes == 20
+    assert read_metrics(tmp_path / "k" / "metrics.csv")["episode"] == [float(e) for e in range(20)]
+
+
 def test_run_jobs_stops_between_runs(tmp_path: Path) -> None:
-    from mfmarl.evaluation.gaussian_squeeze import SqueezeExperiment, plan_runs, run_jobs
+    from mfmarl.experiments.gaussian_squeeze.reproduce import SqueezeExperiment, plan_runs, run_jobs
 
     experiment = SqueezeExperiment(n_agents=(10,), algos=("mfq", "iql"), seeds=1)
     jobs = plan_runs(experiment, tmp_path)

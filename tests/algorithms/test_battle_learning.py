@@ -10,7 +10,7 @@ import torch
 
 from mfmarl.algorithms import AlgorithmConfig, make_learner
 from mfmarl.buffers import Batch
-from mfmarl.envs.battle import ATTACK_BASE, ATTACKS, N_ACTIONS, VIEW_RADIUS
+from mfmarl.experiments.battle.env import ATTACK_BASE, ATTACKS, N_ACTIONS, VIEW_RADIUS
 
 VIEW = (13, 13, 5)
 FEATURES = 32
@@ -72,7 +72,9 @@ def _learner_and_probe(algo: str, **overrides: float | str):  # type: ignore[no-
         """P(attack the opponent) under the policy; how often Q ranks that attack first."""
         q_net = learner.q if algo in ("mfq", "iql") else learner.critic
         q_first = (q_net(obs_t, mean_t).argmax(-1, keepdim=True) == right).float().mean()
-        return float(learner.policy(obs_t, mean_t, 0).gather(-1, right).mean()), float(q_first)
+        return float(
+            learner.policy.probabilities(obs_t, mean_t, 0).gather(-1, right).mean()
+        ), float(q_first)
 
     return learner, probe
 
@@ -118,7 +120,9 @@ def attack_preference(learner) -> float:  # type: ignore[no-untyped-def]
     """Mean over probe states of P(the right attack) / mean P(another attack)."""
     obs, k = _states(np.random.default_rng(99), 8)
     with torch.no_grad():
-        probs = learner.policy(torch.as_tensor(obs), torch.zeros(8, AGENTS, N_ACTIONS), 0)
+        probs = learner.policy.probabilities(
+            torch.as_tensor(obs), torch.zeros(8, AGENTS, N_ACTIONS), 0
+        )
     right = probs.gather(-1, torch.as_tensor(ATTACK_BASE + k).unsqueeze(-1)).squeeze(-1)
     others = (probs[..., ATTACK_BASE:].sum(-1) - right) / (len(ATTACKS) - 1)
     return float((right / others).mean())

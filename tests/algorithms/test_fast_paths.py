@@ -77,7 +77,9 @@ def test_acting_in_chunks_gives_the_one_pass_policy() -> None:
     mean = rng.dirichlet(np.ones(ACTIONS), n).astype(np.float32)
     _, probs = learner.act(obs, mean, 0)
     with torch.no_grad():
-        whole = learner.policy(torch.from_numpy(obs)[None], torch.from_numpy(mean)[None], 0)[0]
+        whole = learner.policy.probabilities(
+            torch.from_numpy(obs)[None], torch.from_numpy(mean)[None], 0
+        )[0]
     np.testing.assert_allclose(probs, whole.numpy(), rtol=1e-4, atol=1e-6)
 
 
@@ -141,7 +143,7 @@ def test_acting_together_equals_acting_in_turn(same_learner: bool) -> None:
         np.zeros(AGENTS, dtype=bool),
     ]
     in_turn = [lr.act(o, m, 5, a) for lr, o, m, a in zip(learners(), obs, mean, alive)]
-    together = act_together(learners(), obs, mean, 5, alive)
+    together = act_together([lr.policy for lr in learners()], obs, mean, 5, alive)
     for (a1, p1), (a2, p2) in zip(in_turn, together):
         np.testing.assert_array_equal(a1, a2)
         np.testing.assert_array_equal(p1, p2)
@@ -157,7 +159,7 @@ def test_gradient_clipping_matches_torch_bit_for_bit(scale: float) -> None:
     grads = [torch.randn_like(p) * scale for p in learner.q.parameters()]
     for p, g in zip(learner.q.parameters(), grads):
         p.grad = g.clone()
-    learner.clip_gradients(learner.q)
+    learner.clip_gradients(learner.q, learner.q_tensors)
     expected = [nn.Parameter(torch.zeros_like(g)) for g in grads]
     for p, g in zip(expected, grads):
         p.grad = g.clone()

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from mfmarl.algorithms import make_learner
-from mfmarl.envs import GaussianSqueeze, GaussianSqueezeConfig
-from mfmarl.training import train
-from mfmarl.training.presets import gaussian_squeeze_preset
+from mfmarl.experiments.gaussian_squeeze import GaussianSqueeze, GaussianSqueezeConfig
+from mfmarl.experiments.gaussian_squeeze.preset import gaussian_squeeze_preset
+from mfmarl.training.loop import train_learner
 
 
 def _final_ratio(algo: str, n_agents: int, episodes: int, seed: int = 0, **override) -> float:
@@ -23,7 +23,7 @@ def _final_ratio(algo: str, n_agents: int, episodes: int, seed: int = 0, **overr
     algo_config = dataclasses.replace(algo_config, **override)
     train_config = dataclasses.replace(train_config, seed=seed)
     learner = make_learner(algo_config, env.obs_dim, env.n_actions, env.n_agents, seed=seed)
-    history = list(train(env, learner, train_config))
+    history = list(train_learner(env, learner, train_config))
     tail = [h["env/G"] for h in history[-episodes // 10 :]]
     return float(np.mean(tail)) / env.optimum[1]
 

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from mfmarl.algorithms import make_learner
-from mfmarl.envs import GaussianSqueeze, GaussianSqueezeConfig
-from mfmarl.training import train
-from mfmarl.training.presets import gaussian_squeeze_preset
+from mfmarl.experiments.gaussian_squeeze import GaussianSqueeze, GaussianSqueezeConfig
+from mfmarl.experiments.gaussian_squeeze.preset import gaussian_squeeze_preset
+from mfmarl.training.loop import train_learner
 
 SEEDS = (0, 1, 2)
 
@@ -32,7 +32,7 @@ def final_ratio(
     algo_config = dataclasses.replace(algo_config, **override)
     train_config = dataclasses.replace(train_config, seed=seed)
     learner = make_learner(algo_config, env.obs_dim, env.n_actions, env.n_agents, seed=seed)
-    history = list(train(env, learner, train_config))
+    history = list(train_learner(env, learner, train_config))
     tail = [h["env/G"] for h in history[-len(history) // 10 :]]
     return float(np.mean(tail)) / env.optimum[1]
 
@@ -49,7 +49,7 @@ def test_preset_rules_follow_n() -> None:
         algo, train_config = gaussian_squeeze_preset("mfq", n, "quick")
         assert algo.act_tau * n == pytest.approx(0.3)
         assert algo.epsilon_start * n == pytest.approx(1.0) == algo.epsilon_end * n
-        assert train_config.buffer_size == 64 and train_config.batch_size == 16
+        assert train_config.buffer_size == 64 * n and train_config.batch_size == 16 * n
         actor, _ = gaussian_squeeze_preset("mfac", n, "quick")
         assert actor.actor_lr * n == pytest.approx(1000.0) and actor.act_tau == 1.0
         assert actor.epsilon_start == algo.epsilon_start

@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from mfmarl.algorithms.tabular_mfq import TabularMFQConfig, train_tabular_mfq
 from mfmarl.core.errors import ConfigError
-from mfmarl.envs.ising import IsingConfig
+from mfmarl.experiments.ising.env import IsingConfig
+from mfmarl.experiments.ising.tabular_mfq import TabularMFQConfig, train_tabular_mfq
 
 SMALL = TabularMFQConfig(warmup_sweeps=20, sweeps=60, measure_sweeps=30)
 

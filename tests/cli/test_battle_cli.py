@@ -17,6 +17,7 @@ def test_battle_writes_results(tmp_path: Path, capsys: pytest.CaptureFixture[str
     results = json.loads((out / "results.json").read_text())
     assert list(results) == [
         "players",
+        "sides",
         "rounds",
         "wins",
         "ties",
@@ -25,6 +26,8 @@ def test_battle_writes_results(tmp_path: Path, capsys: pytest.CaptureFixture[str
         "kills",
         "survivors",
         "mean_reward",
+        "round_kills",
+        "round_winner",
     ]
     assert results["players"] == ["attack-nearest", "random"] and results["rounds"] == 3
     assert sum(results["wins"]) + results["ties"] == 3
@@ -63,7 +66,7 @@ def test_directory_without_checkpoint_is_refused(
 ) -> None:
     assert main(["battle", str(tmp_path), "random", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
-    assert "missing model.safetensors" in err and len(err.strip().splitlines()) == 1
+    assert "neither a training run nor a checkpoint" in err and len(err.strip().splitlines()) == 1
 
 
 def test_checkpoint_of_another_experiment_is_refused(
@@ -75,7 +78,8 @@ def test_checkpoint_of_another_experiment_is_refused(
     squeeze = make_learner(AlgorithmConfig(algo="mfq", hidden=()), 0, 10, 5)
     save_checkpoint(tmp_path / "ckpt", squeeze)
     assert main(["battle", str(tmp_path / "ckpt"), "random", "--out", str(tmp_path / "o")]) == 2
-    assert "not a Battle learner" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "the player was trained on 0 and 10" in err and len(err.strip().splitlines()) == 1
 
 
 def test_corrupt_checkpoint_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -108,14 +112,14 @@ def test_map_and_team_come_from_the_checkpoint(
     out = tmp_path / "o"
     assert main(["battle", str(run), "random", "--rounds", "2", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "on a 16 map, 6 v 6" in printed  # the 16 map's layout holds 6 v 6
+    assert "red (6) v blue (6), map_size=16" in printed  # the 16 map's layout: 6 v 6
     assert json.loads((out / "results.json").read_text())["rounds"] == 2
     # a player trained on another map: the settings disagree and must be given
     other = _trained_run(tmp_path, "other", 20)
     capsys.readouterr()
     assert main(["battle", str(run), str(other), "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
-    assert "different map_size (16, 20); give --map-size" in err and len(err.splitlines()) == 1
+    assert "different environments" in err and len(err.splitlines()) == 1
     both = ["battle", str(run), str(other), "--rounds", "1", "--map-size", "20"]
     assert main([*both, "--out", str(tmp_path / "y"), "--no-progress"]) == 0
 

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from mfmarl.algorithms import AlgorithmConfig
-from mfmarl.cli import field_docs, flag_name, main
-from mfmarl.envs import GaussianSqueezeConfig
+from mfmarl.cli import main
+from mfmarl.cli.options import field_docs, flag_name
+from mfmarl.experiments.gaussian_squeeze import GaussianSqueezeConfig
 from mfmarl.training.loop import TrainConfig
 
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -43,15 +44,15 @@ def test_train_writes_run_directory(tmp_path: Path) -> None:
     for name in ("config.json", "metrics.csv", "summary.json"):
         assert (out / name).is_file(), name
     assert list((out / "tb").glob("events.out.tfevents.*"))
-    assert (out / "checkpoint" / "model.safetensors").is_file()
-    assert (out / "checkpoint" / "checkpoint.json").is_file()
+    assert (out / "checkpoint" / "agent" / "model.safetensors").is_file()
+    assert (out / "checkpoint" / "agent" / "checkpoint.json").is_file()
     with (out / "metrics.csv").open(newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 30
     for column in ("episode", "charts/episodic_return", "env/G", "env/x", "losses/td_loss"):
         assert column in rows[0], column
     config = json.loads((out / "config.json").read_text())
-    assert config["env"]["config"]["n_agents"] == 20
+    assert config["env"]["kwargs"]["n_agents"] == 20
     assert config["train"]["episodes"] == 30
     assert config["command"][:3] == ["mfmarl", "train", "gaussian-squeeze"]
 
@@ -90,7 +91,7 @@ def test_reproduce_writes_results_report_and_plots(tmp_path: Path) -> None:
     assert all(r["episodes"] == 30 and r["n_agents"] == 20 for r in results["runs"])
     for name in ("mfq_n20_s0", "mfq_n20_s1", "iql_n20_s0", "iql_n20_s1"):
         assert (out / "runs" / name / "metrics.csv").is_file()
-        assert (out / "runs" / name / "checkpoint" / "model.safetensors").is_file()
+        assert (out / "runs" / name / "checkpoint" / "agent" / "model.safetensors").is_file()
     assert (out / "config.json").is_file()
     for png in ("curves_n20.png", "final_ratio.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -206,9 +207,9 @@ def test_ctrl_c_exits_130_and_keeps_files(tmp_path: Path) -> None:
             proc.kill()
             proc.wait()
     assert proc.returncode == 130, err
-    assert err.count("\n") == 1 and "interrupted" in err
+    assert err.count("\n") == 2 and "interrupted" in err and "mfmarl resume" in err
     assert len(metrics.read_text().splitlines()) > 5
     # The run stopped at an episode boundary: its checkpoint and summary were written.
     summary = json.loads((out / "summary.json").read_text())
     assert summary["interrupted"] is True
-    assert (out / "checkpoint" / "model.safetensors").is_file()
+    assert (out / "checkpoint" / "agent" / "model.safetensors").is_file()

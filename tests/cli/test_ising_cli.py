@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mfmarl.cli import main
-from mfmarl.evaluation.ising import DEFAULT_GRID, IsingExperiment
+from mfmarl.experiments.ising.reproduce import DEFAULT_GRID, IsingExperiment
 
 TINY_MFQ = ["--warmup-sweeps", "10", "--sweeps", "40", "--measure-sweeps", "30"]
 

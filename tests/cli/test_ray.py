@@ -30,7 +30,7 @@ def _json(path: Path) -> Any:
 
 
 def _model_sha(run: Path) -> str:
-    return str(_json(run / "checkpoint" / "checkpoint.json")["model_sha256"])
+    return str(_json(run / "checkpoint" / "red" / "checkpoint.json")["model_sha256"])
 
 
 def test_reproduce_gives_the_same_results_with_and_without_ray(

@@ -46,7 +46,7 @@ def test_reproduce_battle_tiny(tmp_path: Path, capsys: pytest.CaptureFixture[str
             if a != b:
                 assert results["cross_play"][a][b] == tournament["win_rate"][i][j]
     for a in algos:
-        assert (out / "runs" / f"{a}_s0" / "checkpoint" / "model.safetensors").is_file()
+        assert (out / "runs" / f"{a}_s0" / "checkpoint" / "red" / "model.safetensors").is_file()
     for name in ("learning_curves.png", "best_two.gif", "tournament/cross_play.png"):
         assert (out / name).stat().st_size > 0, name
     report = (out / "report.md").read_text()
@@ -97,16 +97,16 @@ def test_reproduce_battle_bad_input(
 def test_a_failed_training_run_is_reported_and_the_rest_written(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import mfmarl.evaluation.battle_runs as battle_runs
+    import mfmarl.experiments.battle.runs as battle_runs
 
-    real = battle_runs.run_battle_training
+    real = battle_runs.train_run
 
-    def flaky(battle, algo_config, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if algo_config.algo == "iac":
+    def flaky(spec, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if spec.algorithms["red"].algo == "iac":
             raise RuntimeError("out of memory")
-        return real(battle, algo_config, *args, **kwargs)
+        return real(spec, *args, **kwargs)
 
-    monkeypatch.setattr(battle_runs, "run_battle_training", flaky)
+    monkeypatch.setattr(battle_runs, "train_run", flaky)
     out = tmp_path / "r"
     args = ["reproduce", "battle", *TINY, "--algos", "mfq", "iac", "--workers", "1"]
     assert main([*args, "--resamples", "50", "--out", str(out), "--no-progress"]) == 1

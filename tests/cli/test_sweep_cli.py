@@ -11,7 +11,7 @@ import torch
 
 from mfmarl.cli import main
 from mfmarl.core.errors import ConfigError
-from mfmarl.evaluation.battle_runs import parse_assignments, scaled_preset
+from mfmarl.experiments.battle.runs import parse_assignments, scaled_preset
 
 TINY = ["--set", "episodes=1", "--set", "max_steps=6", "--set", "map_size=16"]
 
@@ -85,7 +85,9 @@ def test_a_failed_run_is_reported_and_the_rest_written(
     assert ok["summary"]["episodes"] == 1 and 0 <= ok["vs_random"] <= 1
     assert failed["status"] == "failed" and "no CUDA GPU" in failed["error"]
     assert results["failed"] == 1 and results["grid"]["episodes"] == [1]
-    assert (out / "runs" / "mfq_device=cpu_s0" / "checkpoint" / "model.safetensors").is_file()
+    assert (
+        out / "runs" / "mfq_device=cpu_s0" / "checkpoint" / "red" / "model.safetensors"
+    ).is_file()
     assert (out / "runs" / "mfq_device=cpu_s0" / "eval.json").is_file()
     failures = json.loads((out / "failures.json").read_text())
     assert failures[0]["task"] == "mfq_device=cuda_s0" and "Traceback" in failures[0]["traceback"]

@@ -60,7 +60,7 @@ def test_tournament_contract_and_agreement_with_battle(tmp_path: Path) -> None:
     assert main([*pair, "--out", str(battle), "--no-progress"]) == 0
     head_to_head = _read(battle / "results.json")
     match = _read(out / "matches" / "01-02.json")
-    assert match.pop("round_kills") and match == head_to_head
+    assert match == head_to_head
     assert rate[1][2] == head_to_head["win_rate"][0] and ties[1][2] * 4 == head_to_head["ties"]
     report = (out / "report.md").read_text()
     assert "| rank | player | rating |" in report and "attack-nearest" in report
@@ -107,13 +107,13 @@ def test_bad_input_is_one_line_and_keeps_earlier_results(
     run = _trained_run(tmp_path, "run")
     corrupt = tmp_path / "corrupt"
     shutil.copytree(run / "checkpoint", corrupt)
-    (corrupt / "model.safetensors").write_bytes(b"not tensors")
+    (corrupt / "red" / "model.safetensors").write_bytes(b"not tensors")
     other_map = _trained_run(tmp_path, "other", map_size=20)
     capsys.readouterr()
     cases = [
-        ([str(tmp_path / "missing"), "random"], "no such checkpoint path"),
+        ([str(tmp_path / "missing"), "random"], "no such run or checkpoint directory"),
         ([str(run), str(corrupt)], "corrupt"),
-        ([str(run), str(other_map)], "different map_size"),
+        ([str(run), str(other_map)], "different environments"),
         (["random"], "at least 2 players"),
         (["random", "random"], "players repeat"),
         (["random", "attack-nearest", "--rounds", "0"], "--rounds=0"),

@@ -5,7 +5,11 @@ from __future__ import annotations
 import numpy as np
 from pettingzoo.test import parallel_api_test
 
-from mfmarl.envs import GaussianSqueeze, GaussianSqueezeConfig, GaussianSqueezeParallelEnv
+from mfmarl.experiments.gaussian_squeeze import (
+    GaussianSqueeze,
+    GaussianSqueezeConfig,
+    GaussianSqueezeParallelEnv,
+)
 
 CONFIG = GaussianSqueezeConfig(n_agents=6, mu=20.0, sigma=10.0, n_actions=5)
 
@@ -45,8 +49,9 @@ def test_batched_path_equals_pettingzoo_path() -> None:
         array = rng.integers(0, CONFIG.n_actions, CONFIG.n_agents)
         actions = {agent: int(a) for agent, a in zip(env.agents, array)}
         _, rewards, _, _, infos = env.step(actions)
-        result = batched.step(array)
-        np.testing.assert_allclose([rewards[a] for a in actions], result.rewards, rtol=1e-6)
+        result = batched.step([array])
+        got = result.groups[0].rewards
+        np.testing.assert_allclose([rewards[a] for a in actions], got, rtol=1e-6)
         assert infos["agent_0"]["x"] == result.info["x"] == float(array.sum())
         assert infos["agent_0"]["G"] == result.info["G"]
     assert env.agents == []

@@ -9,7 +9,7 @@ import pytest
 from pettingzoo.test import parallel_api_test
 
 from mfmarl.core.errors import ConfigError
-from mfmarl.envs.ising import (
+from mfmarl.experiments.ising.env import (
     IsingConfig,
     IsingParallelEnv,
     colour_groups,

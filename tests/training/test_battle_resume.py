@@ -16,7 +16,7 @@ import pytest
 import torch  # noqa: F401  (torch before magent2)
 
 from mfmarl.cli import main
-from mfmarl.training.checkpoint import load_checkpoint
+from mfmarl.training.checkpoint import load_run_checkpoint
 
 TINY = [
     "--scale", "quick", "--map-size", "16", "--team-size", "4", "--max-steps", "12",
@@ -30,8 +30,18 @@ def _episodes(run: Path) -> list[int]:
 
 
 def _checkpoint_episode(run: Path) -> int:
-    meta = run / "checkpoint" / "checkpoint.json"
-    return json.loads(meta.read_text())["episode"] if meta.is_file() else 0
+    meta = run / "checkpoint" / "run.json"
+    try:
+        return json.loads(meta.read_text())["episode"] if meta.is_file() else 0
+    except (OSError, ValueError):  # between the renames of a save
+        return 0
+
+
+def load_checkpoint(path: Path):  # type: ignore[no-untyped-def]
+    """The red learner's checkpoint of a run checkpoint, with the run's metadata."""
+    run = load_run_checkpoint(path)
+    learner = run.learners["red"]
+    return type(learner)(learner.path, {**learner.metadata, **run.metadata}, learner.tensors)
 
 
 def test_resume_after_sigkill_completes_the_run(tmp_path: Path) -> None:
@@ -61,7 +71,7 @@ def test_resume_after_sigkill_completes_the_run(tmp_path: Path) -> None:
     assert resumed.metadata["episode"] == saved + 2
     assert resumed.metadata["env_steps"] > ckpt.metadata["env_steps"]
     summary = json.loads((run / "summary.json").read_text())
-    assert summary["resumed_from_episode"] == saved and summary["episodes_this_session"] == 2
+    assert summary["resumed_from"] == saved and summary["episodes_this_session"] == 2
 
 
 def test_resume_restores_optimizer_and_generators(tmp_path: Path) -> None:
@@ -87,7 +97,7 @@ def test_a_save_killed_between_its_renames_falls_back_to_the_old_copy(tmp_path: 
     # the state between "checkpoint -> checkpoint.old" and "checkpoint.new -> checkpoint"
     (run / "checkpoint").rename(run / "checkpoint.old")
     (run / "checkpoint.new").mkdir()
-    (run / "checkpoint.new" / "model.safetensors").write_bytes(b"torn")
+    (run / "checkpoint.new" / "run.json").write_bytes(b"torn")
     assert load_checkpoint(run / "checkpoint").metadata["episode"] == 2
     config = json.loads((run / "config.json").read_text())
     config["train"]["episodes"] = 3
@@ -116,7 +126,7 @@ def test_resume_with_a_corrupt_checkpoint_is_one_line(tmp_path: Path, capsys) ->
     run = tmp_path / "run"
     assert main(["train", "battle", "--out", str(run), *TINY, "--episodes", "1"]) == 0
     saved = (run / "metrics.csv").read_text()
-    (run / "checkpoint" / "model.safetensors").write_bytes(b"garbage")
+    (run / "checkpoint" / "red" / "model.safetensors").write_bytes(b"garbage")
     capsys.readouterr()
     assert main(["train", "battle", "--resume", str(run), "--no-progress"]) == 2
     err = capsys.readouterr().err
@@ -132,7 +142,8 @@ def test_resume_with_a_checkpoint_of_another_algorithm_is_one_line(
     run = tmp_path / "run"
     assert main(["train", "battle", "--out", str(run), *TINY, "--episodes", "1"]) == 0
     config = json.loads((run / "config.json").read_text())
-    config["algorithm"]["algo"] = "mfac"  # the checkpoint holds an mfq learner
+    config["algorithms"]["red"]["algo"] = "mfac"  # the checkpoint holds an mfq learner
+    config["roles"]["red"] = "mfac"
     config["train"]["episodes"] = 2
     (run / "config.json").write_text(json.dumps(config))
     capsys.readouterr()

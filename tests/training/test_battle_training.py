@@ -1,4 +1,5 @@
-"""Battle self-play: a short run trains, checkpoints, and its player plays `mfmarl battle`."""
+"""Battle self-play through the one loop: a short run trains and checkpoints, its player
+plays `mfmarl battle`, the self-play rules, frozen snapshots, and the CPU float mode."""
 
 from __future__ import annotations
 
@@ -12,51 +13,60 @@ import torch  # before magent2
 
 from mfmarl.algorithms import AlgorithmConfig, make_learner
 from mfmarl.cli import main
-from mfmarl.envs.battle import BattleConfig, BattleEnv
-from mfmarl.training.battle import BattleTrainConfig, choose_opponent, train_battle
-from mfmarl.training.checkpoint import save_checkpoint
+from mfmarl.experiments.battle.env import BattleConfig
+from mfmarl.experiments.battle.preset import BattleTrainConfig, battle_spec
+from mfmarl.training.loop import OpponentPool
+from mfmarl.training.run import train_run
 
 
-def _learner(env: BattleEnv, algo: str = "mfq"):
-    obs_dim = 13 * 13 * env.view_shape[2] + env.feature_dim
+def _spec(algo: str, **train: object):
     config = AlgorithmConfig(algo=algo, epsilon_start=0.5, epsilon_end=0.5)  # type: ignore[arg-type]
-    return make_learner(config, obs_dim, env.n_actions, env.n_max, view_shape=env.view_shape)
+    settings = {"episodes": 2, "learning_starts": 64, "device": "cpu", **train}
+    return battle_spec(
+        BattleConfig(map_size=20, max_steps=25), config, BattleTrainConfig(**settings)
+    )  # type: ignore[arg-type]
 
 
 def test_short_self_play_run_updates_and_reports(tmp_path: Path) -> None:
-    env = BattleEnv(BattleConfig(map_size=20, max_steps=25))
     for algo in ("mfq", "mfac"):
-        learner = _learner(env, algo)
-        config = BattleTrainConfig(episodes=2, learning_starts=64, neighbourhood="radius")
-        history = list(train_battle(env, learner, config))
-        assert [h["episode"] for h in history] == [0, 1]
-        last = history[-1]
-        assert last["charts/episode_length"] == 25
-        assert math.isfinite(last["losses/td_loss"])
-        assert 0 <= last["battle/kills_team0"] <= env.n_max
-        assert learner.env_steps == 50
+        summary = train_run(_spec(algo, neighbourhood="radius", opponent="pool"), tmp_path / algo)
+        rows = (tmp_path / algo / "metrics.csv").read_text().splitlines()
+        header = rows[0].split(",")
+        last = dict(zip(header, rows[-1].split(",")))
+        assert summary.episodes == 2 and last["episode"] == "1"
+        assert last["charts/episode_length"] == "25"
+        assert math.isfinite(float(last["losses/td_loss"]))
+        assert 0 <= float(last["env/red/kills"]) <= 12
+        assert summary.env_steps == 50
 
 
 def test_trained_player_plays_a_match(tmp_path: Path) -> None:
-    env = BattleEnv(BattleConfig(map_size=20, max_steps=25))
-    save_checkpoint(tmp_path / "ckpt", _learner(env))
+    train_run(_spec("mfq", episodes=1), tmp_path / "run")
     out = tmp_path / "match"
-    args = ["battle", str(tmp_path / "ckpt"), "random", "--rounds", "2", "--map-size", "20"]
+    args = ["battle", str(tmp_path / "run"), "random", "--rounds", "2", "--no-progress"]
     assert main([*args, "--out", str(out)]) == 0
     results = json.loads((out / "results.json").read_text())
     assert results["rounds"] == 2 and sum(results["wins"]) + results["ties"] == 2
+    # a learner's own checkpoint directory is a player too
+    again = tmp_path / "match2"
+    single = str(tmp_path / "run" / "checkpoint" / "red")
+    assert main(["battle", single, "random", "--rounds", "1", "--out", str(again)]) == 0
 
 
 def test_train_battle_cli_writes_a_run(tmp_path: Path) -> None:
     out = tmp_path / "run"
     args = ["train", "battle", "--out", str(out), "--map-size", "20", "--max-steps", "10"]
     assert main([*args, "--episodes", "2", "--learning-starts", "48", "--no-progress"]) == 0
-    for name in ("config.json", "metrics.csv", "summary.json", "checkpoint/model.safetensors"):
+    for name in ("config.json", "metrics.csv", "summary.json", "checkpoint/red/model.safetensors"):
         assert (out / name).exists(), name
     header = (out / "metrics.csv").read_text().splitlines()[0]
-    assert "battle/kills_team0" in header and "losses/td_loss" in header
+    assert "env/red/kills" in header and "losses/td_loss" in header
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["episodes"] == 2 and summary["team_size"] == 12
+    assert summary["episodes"] == 2 and summary["n_agents"] == 24
+    assert json.loads((out / "config.json").read_text())["roles"] == {
+        "red": "mfq",
+        "blue": "pool:red",
+    }
 
 
 def test_train_battle_bad_input(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
@@ -67,29 +77,25 @@ def test_train_battle_bad_input(tmp_path: Path, capsys) -> None:  # type: ignore
     assert "Traceback" not in err and len(err.strip().splitlines()) == 3
 
 
-@pytest.mark.parametrize("rule", ["self", "snapshot", "pool"])
+@pytest.mark.parametrize("rule", ["snapshot", "pool"])
 def test_self_play_opponent_rules(rule: str) -> None:
-    """self: the learner itself. snapshot: the newest frozen copy, taken at the first episode
-    and every 3 after it. pool: one of the last 2 copies, drawn uniformly."""
+    """snapshot: the newest frozen copy, taken at the first episode and every 3 after it.
+    pool: one of the last 2 copies, drawn uniformly."""
     learner = make_learner(AlgorithmConfig(hidden=(4,)), 3, 2, 2, seed=0)
-    config = BattleTrainConfig(opponent=rule, opponent_refresh=3, opponent_pool=2)
-    pool: list = []
+    pool = OpponentPool(learner, rule, refresh=3, size=2, seed=0)
     rng = np.random.default_rng(0)
     seen: list = []  # the opponents themselves: a freed copy's id could be reused
     for episode in range(5, 5 + 12):  # a session resumed at episode 5
         with torch.no_grad():  # the learner moves on between episodes
             next(iter(learner.modules()["q"].parameters())).add_(1.0)
-        opponent = choose_opponent(learner, pool, config, episode, 5, rng)
-        if rule == "self":
-            assert opponent is learner and not pool
-            continue
-        assert opponent is not learner
-        assert all(not p.requires_grad for m in opponent.modules().values() for p in m.parameters())
-        assert len(pool) == (1 if rule == "snapshot" else min(2, (episode - 5) // 3 + 1))
-        assert opponent in pool
+        opponent = pool.choose(episode, 5, rng)
+        assert opponent is not learner.policy
+        assert all(not p.requires_grad for p in opponent.network.parameters())
+        assert len(pool.copies) == (1 if rule == "snapshot" else min(2, (episode - 5) // 3 + 1))
+        assert opponent in pool.copies
         seen.append(opponent)
         if rule == "snapshot":
-            assert opponent is pool[-1]
+            assert opponent is pool.copies[-1]
     if rule == "snapshot":  # copies taken at episodes 5, 8, 11, 14
         assert len({id(o) for o in seen}) == 4
     if rule == "pool":  # both members of the pool get drawn
@@ -97,11 +103,10 @@ def test_self_play_opponent_rules(rule: str) -> None:
 
 
 @pytest.mark.parametrize("algo", ["mfq", "mfac"])
-def test_frozen_copy_acts_like_the_learner_without_optimizer_state(algo: str) -> None:
-    """A pool copy gives the learner's action probabilities, holds no gradients and no
-    optimizer (Adam) state, and leaves the learner's own training state untouched."""
+def test_frozen_snapshot_acts_like_the_learner_and_stays(algo: str) -> None:
+    """A snapshot gives the learner's action probabilities, holds no gradients, and does not
+    follow the learner's later updates."""
     from mfmarl.buffers import Batch
-    from mfmarl.training.battle import frozen_copy
 
     learner = make_learner(AlgorithmConfig(algo=algo, hidden=(4,)), 3, 2, 2, seed=0)  # type: ignore[arg-type]
     g = torch.Generator().manual_seed(0)
@@ -116,15 +121,16 @@ def test_frozen_copy_acts_like_the_learner_without_optimizer_state(algo: str) ->
         alive=torch.ones(2, 2),
     )
     learner.update(batch)  # gradients and Adam moments now exist
-    copy = frozen_copy(learner, seed=1)
+    copy = learner.frozen_policy(seed=1)
     obs = np.random.default_rng(0).random((2, 3), dtype=np.float32)
     mean = np.full((2, 2), 0.5, dtype=np.float32)
     np.testing.assert_array_equal(copy.act(obs, mean, 0)[1], learner.act(obs, mean, 0)[1])
-    assert not any(isinstance(o, torch.optim.Optimizer) for o in vars(copy).values())
-    assert all(p.grad is None for m in copy.modules().values() for p in m.parameters())
-    trained = [p for m in learner.modules().values() for p in m.parameters() if p.grad is not None]
-    assert trained and all(learner.optimizers().values())
-    assert all(len(o.state) > 0 for o in learner.optimizers().values())
+    assert all(p.grad is None for p in copy.network.parameters())
+    before = copy.act(obs, mean, 0)[1]
+    for _ in range(20):
+        learner.update(batch)
+    np.testing.assert_array_equal(copy.act(obs, mean, 0)[1], before)
+    assert not np.array_equal(learner.act(obs, mean, 0)[1], before)
 
 
 def _denormals_flushed() -> bool:
@@ -132,15 +138,17 @@ def _denormals_flushed() -> bool:
     return float(torch.tensor([1e-39]) * 1.5) == 0.0
 
 
-def test_training_flushes_denormal_floats() -> None:
-    """Training switches the CPU to flush denormals to zero (Adam's decayed moments of dead
-    units are otherwise many times slower), and nothing else changes it back."""
+def test_the_command_line_flushes_denormal_floats(tmp_path: Path) -> None:
+    """The entry points switch the CPU to flush denormals to zero (Adam's decayed moments of
+    dead units are otherwise many times slower); the library's loop itself does not."""
     if not torch.set_flush_denormal(False):
         pytest.skip("this CPU cannot flush denormals")
     try:
         assert not _denormals_flushed()
-        env = BattleEnv(BattleConfig(map_size=20, max_steps=5))
-        next(train_battle(env, _learner(env), BattleTrainConfig(episodes=1, learning_starts=64)))
+        train_run(_spec("iql", episodes=1), tmp_path / "lib")
+        assert not _denormals_flushed()
+        args = ["train", "gaussian-squeeze", "--n-agents", "5", "--episodes", "2", "--no-progress"]
+        assert main([*args, "--out", str(tmp_path / "cli")]) == 0
         assert _denormals_flushed()
     finally:
         torch.set_flush_denormal(True)

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from mfmarl.core.errors import ConfigError
-from mfmarl.training.executor import LocalExecutor, Task, check_ray_address, make_executor
+from mfmarl.parallel.executor import LocalExecutor, Task, check_ray_address, make_executor
 
 
 def square_or_fail(x: int) -> int:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mfmarl.envs.ising import IsingConfig, onsager_magnetisation
-from mfmarl.evaluation.ising_mcmc import (
+from mfmarl.experiments.ising.env import IsingConfig, onsager_magnetisation
+from mfmarl.experiments.ising.mcmc import (
     MCMCConfig,
     magnetisation_stats,
     metropolis,

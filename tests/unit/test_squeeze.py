@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 
 from mfmarl.core import ConfigError
-from mfmarl.envs import GaussianSqueeze, GaussianSqueezeConfig, squeeze_optimum, squeeze_reward
+from mfmarl.experiments.gaussian_squeeze import (
+    GaussianSqueeze,
+    GaussianSqueezeConfig,
+    squeeze_optimum,
+    squeeze_reward,
+)
 
 
 def test_reward_by_hand() -> None:
@@ -42,11 +47,14 @@ def test_optimum_is_clipped_to_the_reachable_range() -> None:
 
 def test_batched_step() -> None:
     env = GaussianSqueeze(GaussianSqueezeConfig(n_agents=4, mu=10.0, sigma=5.0))
-    assert env.reset().shape == (4, 0)
-    result = env.step(np.array([1, 2, 3, 4]))
+    (first,) = env.reset()
+    assert first.obs.shape == (4, 0) and first.alive.all()
+    result = env.step([np.array([1, 2, 3, 4])])
     g = 10.0 * math.exp(0.0)
-    np.testing.assert_allclose(result.rewards, [g] * 4)
-    assert result.dones.all()
+    (group,) = result.groups
+    np.testing.assert_allclose(group.rewards, [g] * 4)
+    assert group.terminated.all() and not group.truncated.any() and result.done
+    assert not group.next.alive.any()  # every round is an episode: the agents' ends
     assert result.info == {"x": 10.0, "G": pytest.approx(g)}
     assert env.optimum[0] == pytest.approx((10 + math.sqrt(100 + 50)) / 2)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from mfmarl.networks.battle import ViewActor, ViewQNetwork
+from mfmarl.networks.view import ViewActor, ViewQNetwork
 
 VIEW = (13, 13, 7)
 FEATURES = 34

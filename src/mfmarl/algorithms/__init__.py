@@ -1,28 +1,24 @@
 """Learners: MF-Q, MF-AC and their independent baselines IL (iql) and AC (iac).
 
-Every learner has ``act()`` (one batched forward pass for all agents) and ``update()`` (one
-gradient step on a replay batch); the training loop is shared.
+A learner learns: ``update()`` is one gradient step on a replay batch. What acts is a
+:class:`Policy` (one batched forward pass for all agents of a group), which a learner hands
+out: its own acting policy, frozen snapshots, and the one trained players use.
 """
 
-from mfmarl.algorithms.base import (
-    ALGORITHMS,
-    AlgorithmConfig,
-    Learner,
-    act_together,
-    make_learner,
-)
+from mfmarl.algorithms.base import Learner, make_learner
+from mfmarl.algorithms.config import ALGORITHM_NAMES, ALGORITHMS, AlgorithmConfig
 from mfmarl.algorithms.mfac import MeanFieldActorCritic
 from mfmarl.algorithms.mfq import MeanFieldQ
-from mfmarl.algorithms.tabular_mfq import TabularMFQConfig, train_tabular_mfq
+from mfmarl.algorithms.policy import Policy, act_together
 
 __all__ = [
-    "act_together",
     "ALGORITHMS",
+    "ALGORITHM_NAMES",
     "AlgorithmConfig",
     "Learner",
     "MeanFieldActorCritic",
     "MeanFieldQ",
-    "TabularMFQConfig",
+    "Policy",
+    "act_together",
     "make_learner",
-    "train_tabular_mfq",
 ]

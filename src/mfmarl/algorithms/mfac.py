@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mfmarl.algorithms.base import Learner, masked_mean
+from mfmarl.algorithms.base import Learner, Softmax, masked_mean
+from mfmarl.algorithms.lagged import ModuleTensors
 from mfmarl.buffers import Batch
 from mfmarl.core.policy import mean_field_value, softmax
 from mfmarl.core.targets import mfq_target
@@ -21,12 +22,10 @@ class MeanFieldActorCritic(Learner):
     trained players act with. For ``algo="iac"`` the critic has no ā input.
     """
 
-    trained_name, acting_name, average_name = "actor", "actor_act", "actor_average"
-
     def build(self) -> None:
         cfg = self.config
         self.critic = self.make_q_network()
-        self.critic_target = self.acting_copy(self.critic)
+        self.critic_target = self.lagged(self.critic, cfg.target_tau)
         initial_logits = falling_preference(self.n_actions, cfg.initial_preference)
         actor_params = None
         if self.view_shape is not None:
@@ -50,30 +49,28 @@ class MeanFieldActorCritic(Learner):
                 groups=self.groups,
                 initial_logits=initial_logits,
             ).to(self.device)
-        self.actor_act = self.acting_copy(self.actor)
-        self.actor_average = self.average_copy(self.actor)
+        self.policy_network = self.actor
+        self.acting = self.lagged(self.actor, cfg.act_tau, rests=True)
+        self.average = self.average_of(self.actor)
+        self.to_probs = Softmax()
         self.critic_optimizer = self.make_optimizer(self.critic, cfg.lr)
         self.actor_optimizer = self.make_optimizer(self.actor, cfg.actor_lr, params=actor_params)
+        self.critic_tensors = ModuleTensors.of(self.critic)
+        self.actor_tensors = ModuleTensors.of(self.actor)
 
     def modules(self) -> dict[str, nn.Module]:
         modules = {
             "critic": self.critic,
-            "critic_target": self.critic_target,
+            "critic_target": self.critic_target.module,
             "actor": self.actor,
-            "actor_act": self.actor_act,
+            "actor_act": self.acting.module,
         }
-        if self.actor_average is not None:
-            modules["actor_average"] = self.actor_average
+        if self.average is not None:
+            modules["actor_average"] = self.average.module
         return modules
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"critic": self.critic_optimizer, "actor": self.actor_optimizer}
-
-    def policy_scores(self, obs: torch.Tensor, mean_action: torch.Tensor) -> torch.Tensor:
-        return self.acting_network()(obs)
-
-    def scores_to_policy(self, scores: torch.Tensor, step: int) -> torch.Tensor:
-        return softmax(scores)
 
     def update(self, batch: Batch, step: int = 0) -> dict[str, float]:
         cfg = self.config
@@ -86,7 +83,7 @@ class MeanFieldActorCritic(Learner):
             if cfg.gamma == 0.0:
                 target = rewards
             else:
-                next_q = self.critic_target(batch.next_obs, batch.next_mean_action)
+                next_q = self.critic_target.module(batch.next_obs, batch.next_mean_action)
                 next_probs = softmax(self.actor(batch.next_obs))
                 target = mfq_target(rewards, batch.dones, next_q, next_probs, cfg.gamma)
         q_all = self.critic(batch.obs, batch.mean_action)
@@ -94,7 +91,7 @@ class MeanFieldActorCritic(Learner):
         td_error = (q_taken - target) ** 2
         self.critic_optimizer.zero_grad(set_to_none=True)
         self.masked_loss(td_error, batch.alive).backward()
-        self.clip_gradients(self.critic)
+        self.clip_gradients(self.critic, self.critic_tensors)
         self.critic_optimizer.step()
 
         # Actor: policy gradient against the (updated) critic, baseline V = Σπ·Q.
@@ -117,12 +114,11 @@ class MeanFieldActorCritic(Learner):
         actor_loss = -self.masked_loss(objective + cfg.entropy_coef * entropy, batch.alive)
         self.actor_optimizer.zero_grad(set_to_none=True)
         actor_loss.backward()
-        self.clip_gradients(self.actor)
+        self.clip_gradients(self.actor, self.actor_tensors)
         self.actor_optimizer.step()
 
-        self.soft_update(self.critic_target, self.critic, cfg.target_tau)
-        self.follow(self.actor_act, self.actor)
-        self.update_average(self.actor_average, self.actor)
+        self.critic_target.follow()
+        self.follow()
         self.updates += 1
         return {
             "losses/td_loss": float(masked_mean(td_error.detach(), batch.alive)),

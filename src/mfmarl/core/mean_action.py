@@ -146,3 +146,54 @@ def mean_action(
             actions, alive, positions, radius, n_actions, include_self, fill, grid_shape
         )
     return team_mean_action(actions, alive, n_actions, include_self, fill)
+
+
+def other_group_mean_action(
+    target_alive: np.ndarray,
+    source_actions: np.ndarray,
+    source_alive: np.ndarray,
+    n_actions: int,
+    fill: Fill = "zeros",
+    radius: int | None = None,
+    target_positions: np.ndarray | None = None,
+    source_positions: np.ndarray | None = None,
+    grid_shape: tuple[int, int] | None = None,
+) -> np.ndarray:
+    """Mean one-hot action of another group's living agents, seen by each agent of a target
+    group (multi-type mean field: the target agent is never among the sources).
+
+    ``target_alive: (n,)``; ``source_actions, source_alive: (m,)`` with ``D = n_actions``
+    actions -> ``(n, D)``. ``radius=None``: every target sees the whole source group;
+    otherwise the sources within Chebyshev distance ``radius`` of its cell, read from a
+    summed-area table of the sources (``O(m + H·W·D)``), with positions ``(x, y)`` of both.
+    Dead targets and targets with no living source in reach get the fill.
+    """
+    target_alive = np.asarray(target_alive, dtype=bool)
+    source_alive = np.asarray(source_alive, dtype=bool)
+    n = target_alive.shape[0]
+    hot = one_hot(source_actions, n_actions) * source_alive[:, None]
+    if radius is None:
+        total = hot.sum(axis=0, keepdims=True).astype(np.float64)
+        sums = np.broadcast_to(total, (n, n_actions))
+        counts = np.full(n, float(source_alive.sum()))
+        return _finish(sums, counts, target_alive, n_actions, fill)
+    require(radius >= 0, f"radius={radius} must be >= 0")
+    if target_positions is None or source_positions is None:
+        raise ConfigError("a radius mean action needs the positions of both groups")
+    tpos = np.asarray(target_positions, dtype=np.int64)
+    spos = np.asarray(source_positions, dtype=np.int64)
+    if grid_shape is None:
+        width = int(max(tpos[:, 0].max(initial=0), spos[:, 0].max(initial=0))) + 1
+        height = int(max(tpos[:, 1].max(initial=0), spos[:, 1].max(initial=0))) + 1
+    else:
+        width, height = grid_shape
+    table = np.zeros((height + 1, width + 1, n_actions), dtype=np.float64)
+    live = source_alive & (spos[:, 0] >= 0) & (spos[:, 1] >= 0)
+    np.add.at(table, (spos[live, 1] + 1, spos[live, 0] + 1), hot[live])
+    table = table.cumsum(axis=0).cumsum(axis=1)
+    x0 = np.clip(tpos[:, 0] - radius, 0, width)
+    x1 = np.clip(tpos[:, 0] + radius + 1, 0, width)
+    y0 = np.clip(tpos[:, 1] - radius, 0, height)
+    y1 = np.clip(tpos[:, 1] + radius + 1, 0, height)
+    sums = table[y1, x1] - table[y0, x1] - table[y1, x0] + table[y0, x0]
+    return _finish(sums, sums.sum(axis=1), target_alive, n_actions, fill)

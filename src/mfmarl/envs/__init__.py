@@ -1,42 +1,17 @@
-"""Environments: each has a batched agent-array path for the trainers and a PettingZoo path."""
+"""Environments as groups of agents in slot arrays (:mod:`mfmarl.envs.base`), and the adapters
+that bring any PettingZoo ``ParallelEnv`` (:mod:`mfmarl.envs.pettingzoo`) and any MAgent2
+environment (:mod:`mfmarl.envs.magent2`, the fast path) there. The paper's games live in
+:mod:`mfmarl.experiments`."""
 
-from mfmarl.envs.base import AgentArrayEnv, StepResult
-from mfmarl.envs.battle import (
-    BattleConfig,
-    BattleEnv,
-    BattleStep,
-    TeamObs,
-    make_battle_parallel_env,
-)
-from mfmarl.envs.gaussian_squeeze import (
-    GaussianSqueeze,
-    GaussianSqueezeConfig,
-    GaussianSqueezeParallelEnv,
-    squeeze_optimum,
-    squeeze_reward,
-)
-from mfmarl.envs.ising import (
-    IsingConfig,
-    IsingParallelEnv,
-    onsager_magnetisation,
-    onsager_tc,
-)
+from mfmarl.envs.base import EnvStep, GroupObs, GroupSpec, GroupStep, MultiGroupEnv
+from mfmarl.envs.source import EnvSource, adapt
 
 __all__ = [
-    "AgentArrayEnv",
-    "StepResult",
-    "BattleConfig",
-    "BattleEnv",
-    "BattleStep",
-    "TeamObs",
-    "make_battle_parallel_env",
-    "GaussianSqueeze",
-    "GaussianSqueezeConfig",
-    "GaussianSqueezeParallelEnv",
-    "IsingConfig",
-    "IsingParallelEnv",
-    "onsager_magnetisation",
-    "onsager_tc",
-    "squeeze_optimum",
-    "squeeze_reward",
+    "EnvSource",
+    "EnvStep",
+    "GroupObs",
+    "GroupSpec",
+    "GroupStep",
+    "MultiGroupEnv",
+    "adapt",
 ]

@@ -1,12 +1,5 @@
-"""Experiments built on training runs: reproductions, statistics, plots and reports."""
+"""Generic evaluation: statistics, ratings, plots, players, matches, tournaments, GIFs."""
 
-from mfmarl.evaluation.gaussian_squeeze import (
-    SqueezeExperiment,
-    reproduce_gaussian_squeeze,
-    summary_table,
-)
-from mfmarl.evaluation.ising import IsingExperiment, reproduce_ising
-from mfmarl.evaluation.ising_mcmc import MCMCConfig, metropolis
 from mfmarl.evaluation.stats import (
     Interval,
     bootstrap_interval,
@@ -17,15 +10,8 @@ from mfmarl.evaluation.stats import (
 
 __all__ = [
     "Interval",
-    "IsingExperiment",
-    "MCMCConfig",
-    "SqueezeExperiment",
     "bootstrap_interval",
-    "metropolis",
     "moving_average",
-    "reproduce_gaussian_squeeze",
-    "reproduce_ising",
-    "summary_table",
     "t_interval",
     "wilson_interval",
 ]

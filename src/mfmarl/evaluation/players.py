@@ -1,207 +1,187 @@
-"""Battle players: anything with ``act(obs: TeamObs) -> (n_max,) actions``.
+"""Players for matches, tournaments and GIFs: who acts for a group of an environment.
 
-Built-ins: ``random`` (uniform over the 21 actions) and ``attack-nearest`` (scripted: attack
-an opponent in reach, else move toward the nearest opponent). Trained learners implement
-:class:`Player` too; :func:`make_player` turns a command-line name into a player.
+A player is named by text, as on the command line:
+
+- ``random``: uniform random actions;
+- ``attack-nearest``, ``attack-weakest``: the environment's scripted players (MAgent2
+  combat games);
+- a training run's directory (its latest checkpoint), or a learner's checkpoint directory:
+  the trained policy, acting through the same :class:`~mfmarl.algorithms.policy.Policy` as in
+  training (one batched pass per group, sampling, chunking) with the policy average when the
+  run kept one, no ε, and the ā rule it was trained with.
+
+:meth:`Player.actor` binds a player to one group of a built environment for one round.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
-import torch
 
-from mfmarl.algorithms import Learner
+from mfmarl.algorithms import Learner, Policy
 from mfmarl.core.errors import ConfigError, require
-from mfmarl.envs.battle import BattleConfig, TeamObs
-from mfmarl.envs.scripted import attack_nearest_actions, random_actions
-from mfmarl.training.battle import realised_mean_action, team_inputs, to_engine_actions
-from mfmarl.training.checkpoint import META_FILE, learner_from_checkpoint, resolve_checkpoint_dir
-from mfmarl.training.loop import fill_mean_action
+from mfmarl.envs.base import MultiGroupEnv
+from mfmarl.envs.source import EnvSource
+from mfmarl.training.checkpoint import (
+    META_FILE,
+    RUN_FILE,
+    learner_from_checkpoint,
+    resolve_checkpoint_dir,
+)
+from mfmarl.training.loop import ScriptedActions, random_player, scripted
+from mfmarl.training.mean_field import MeanFieldRule, parse_mean_field
+from mfmarl.training.roles import parse_role
 from mfmarl.training.rundir import read_json
 
+BUILTIN_PLAYERS = ("random", "attack-nearest", "attack-weakest")
+"""Players that need no checkpoint (the scripted ones only on the MAgent2 combat games)."""
 
-class Player(Protocol):
-    """A battle policy for one team."""
+
+@dataclass
+class GroupActor:
+    """One group's player in one round: a policy with its ā rule, or a scripted function
+    with its own generator."""
+
+    policy: Policy | None = None
+    rule: MeanFieldRule | None = None
+    script: ScriptedActions | None = None
+    rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
+
+
+@dataclass
+class Player:
+    """A named player: a built-in, or trained learners by the group each played in training.
+
+    ``learners[g]``: the learner that acted for group ``g`` in training (its own, or the one it
+    shared or copied); ``rules[g]``: that group's ā rule text; ``env``: where it was trained.
+    """
 
     name: str
+    builtin: str | None = None
+    learners: dict[str, Learner] = field(default_factory=dict)
+    rules: dict[str, str] = field(default_factory=dict)
+    env: EnvSource | None = None
 
-    def reset(self, config: BattleConfig, team: int, seed: int) -> None:
-        """Called before each round: the battle's settings, the side played (0 left, 1
-        right) and a seed for the player's own randomness."""
-        ...
+    @property
+    def trained(self) -> bool:
+        return self.builtin is None
 
-    def act(self, obs: TeamObs) -> np.ndarray:
-        """``(n_max,)`` actions in ``[0, 21)``; entries of dead slots are ignored."""
-        ...
+    def groups(self) -> list[str]:
+        """The groups this player can play (any group for a built-in)."""
+        return list(self.learners)
 
-
-class RandomPlayer:
-    """Uniform random actions."""
-
-    name = "random"
-
-    def __init__(self) -> None:
-        self.rng = np.random.default_rng(0)
-
-    def reset(self, config: BattleConfig, team: int, seed: int) -> None:
-        self.rng = np.random.default_rng(seed)
-
-    def act(self, obs: TeamObs) -> np.ndarray:
-        return random_actions(obs, self.rng)
-
-
-class AttackNearestPlayer:
-    """Scripted: step toward the nearest living opponent and attack it when it is in reach
-    (:func:`~mfmarl.envs.scripted.attack_nearest_actions`)."""
-
-    name = "attack-nearest"
-    focus = "nearest"
-
-    def __init__(self, opponent_channel: int = 3) -> None:
-        self.opponent_channel = opponent_channel
-        self.rng = np.random.default_rng(0)
-
-    def reset(self, config: BattleConfig, team: int, seed: int) -> None:
-        self.opponent_channel = 4 if config.minimap else 3
-        self.rng = np.random.default_rng(seed)
-
-    def act(self, obs: TeamObs) -> np.ndarray:
-        return attack_nearest_actions(obs, self.rng, self.opponent_channel, self.focus)
-
-
-class AttackWeakestPlayer(AttackNearestPlayer):
-    """Scripted, stronger: moves as attack-nearest, but attacks the opponent with the lowest
-    hp among those in reach, so the team focuses its fire."""
-
-    name = "attack-weakest"
-    focus = "weakest"
-
-
-class LearnerPlayer:
-    """A trained learner from a checkpoint: one batched forward pass per step on the team's
-    observations (mirrored on the right side, as in training) and the previous step's ā; it
-    samples from the learner's policy without the training-time ε (with the Polyak average of
-    its weights when the run kept one, ``average_tau`` > 0). ``trained_on``: the
-    battle settings recorded in its checkpoint; ``neighbourhood``/``radius``: how its ā is
-    formed, as in training."""
-
-    def __init__(
-        self,
-        learner: Learner,
-        name: str,
-        trained_on: BattleConfig | None = None,
-        neighbourhood: str = "team",
-        radius: int = 6,
-    ) -> None:
-        self.learner = learner
-        self.name = name
-        self.trained_on = trained_on
-        self.neighbourhood = neighbourhood
-        self.radius = radius
-        self.team = 0
-        self.config = BattleConfig()
-        self.previous: np.ndarray | None = None
-        self.generator = torch.Generator().manual_seed(0)
-
-    def reset(self, config: BattleConfig, team: int, seed: int) -> None:
-        self.config, self.team, self.previous = config, team, None
-        self.generator = torch.Generator().manual_seed(seed)
-
-    @torch.no_grad()
-    def act(self, obs: TeamObs) -> np.ndarray:
-        learner = self.learner
-        n, d = obs.alive.shape[0], learner.n_actions
-        if self.previous is None:
-            self.previous = fill_mean_action(n, d, learner.config.initial_mean_action)
-        inputs = torch.as_tensor(team_inputs(obs, self.team)).unsqueeze(0)
-        mean = torch.as_tensor(self.previous).unsqueeze(0)
-        probs = learner.policy(inputs, mean, learner.env_steps)[0]
-        actions = torch.multinomial(probs, 1, generator=self.generator).squeeze(-1).numpy()
-        self.previous = realised_mean_action(
-            actions,
-            obs,
-            d,
-            learner.config.initial_mean_action,
-            self.neighbourhood,
-            self.radius,
-            self.config.map_size,
+    def actor(self, env: MultiGroupEnv, group: int, seed: int) -> GroupActor:
+        """This player acting for ``group`` of ``env`` in a round seeded ``seed``."""
+        rng = np.random.default_rng(seed)
+        spec = env.groups[group]
+        if self.builtin == "random":
+            return GroupActor(script=random_player(spec.n_slots, spec.n_actions), rng=rng)
+        if self.builtin is not None:
+            return GroupActor(script=scripted(env, self.builtin, group), rng=rng)
+        learner = self.learners.get(spec.name)
+        require(
+            learner is not None,
+            f"player {self.name!r} was not trained for group {spec.name!r} (it plays "
+            f"{', '.join(self.learners) or 'nothing'})",
         )
-        return to_engine_actions(actions, self.team)
+        assert learner is not None
+        require(
+            (learner.obs_dim, learner.n_actions) == (spec.obs_dim, spec.n_actions),
+            f"player {self.name!r}: group {spec.name} has observations of {spec.obs_dim} and "
+            f"{spec.n_actions} actions, the player was trained on {learner.obs_dim} and "
+            f"{learner.n_actions}",
+        )
+        fill = learner.config.initial_mean_action
+        rule = MeanFieldRule(
+            env.groups, group, parse_mean_field(self.rules.get(spec.name, "own")), fill
+        )
+        require(
+            rule.width == learner.mean_action_dim,
+            f"player {self.name!r}: its ā rule {rule} does not fit group {spec.name} here",
+        )
+        return GroupActor(policy=learner.evaluation_policy(seed), rule=rule, rng=rng)
 
 
-def load_learner_player(spec: str) -> LearnerPlayer:
-    """A training run's ``--out`` directory (its ``checkpoint/``) or a checkpoint directory."""
-    path = Path(spec)
-    run_checkpoint = path / "checkpoint"
-    is_run = run_checkpoint.is_dir() or run_checkpoint.with_name("checkpoint.old").is_dir()
-    checkpoint = resolve_checkpoint_dir(run_checkpoint if is_run else path)
-    learner = learner_from_checkpoint(checkpoint)
+def _learner_dirs(path: Path) -> tuple[Path, dict[str, Any] | None]:
+    """A run directory or checkpoint path -> the checkpoint directory and its ``run.json``
+    (None for a single learner's checkpoint)."""
+    candidate = path / "checkpoint" if (path / "config.json").is_file() else path
+    run = resolve_checkpoint_dir(candidate, RUN_FILE)
+    if (run / RUN_FILE).is_file():
+        meta = read_json(run / RUN_FILE)
+        require(isinstance(meta, dict), f"player {path}: {RUN_FILE} is not an object")
+        return run, meta
+    single = resolve_checkpoint_dir(candidate)
     require(
-        learner.view_shape is not None,
-        f"player {spec!r}: the checkpoint is not a Battle learner (it has no view input)",
+        (single / META_FILE).is_file(),
+        f"player {str(path)!r}: neither a training run nor a checkpoint directory",
     )
-    learner.use_average()
-    meta = read_json(checkpoint / META_FILE)
-    try:
-        env = meta.get("env") or {}
-        trained_on = BattleConfig(**env["config"]) if env.get("name") == "battle" else None
-        train = meta.get("train") or {}
-        neighbourhood = str(train.get("neighbourhood", "team"))
-        radius = int(train.get("radius", 6))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ConfigError(
-            f"player {spec!r}: bad battle settings in its checkpoint ({exc})"
-        ) from exc
-    return LearnerPlayer(learner, str(spec), trained_on, neighbourhood, radius)
+    return single, None
 
 
-def match_config(
-    players: Sequence[Player],
-    map_size: int | None = None,
-    team_size: int | None = None,
-    max_steps: int | None = None,
-) -> BattleConfig:
-    """The battle to play: each setting given, else the one the trained players were trained
-    with (they must agree), else the paper's (40 map, its layout's 64 v 64, 400 steps)."""
-    trained = [p.trained_on for p in players if isinstance(p, LearnerPlayer) and p.trained_on]
-    settings: dict[str, Any] = {}
-    for name, value in (("map_size", map_size), ("team_size", team_size), ("max_steps", max_steps)):
-        if value is not None:
-            settings[name] = value
-            continue
-        seen = sorted({getattr(t, name) for t in trained}, key=str)
-        if len(seen) > 1:
-            flag = "--" + name.replace("_", "-")
-            raise ConfigError(
-                f"the checkpoints were trained with different {name} "
-                f"({', '.join(map(str, seen))}); give {flag}"
-            )
-        if seen:
-            settings[name] = seen[0]
-    return BattleConfig(**settings)
-
-
-BUILTIN_PLAYERS: dict[str, type[RandomPlayer] | type[AttackNearestPlayer]] = {
-    "random": RandomPlayer,
-    "attack-nearest": AttackNearestPlayer,
-    "attack-weakest": AttackWeakestPlayer,
-}
-
-
-def make_player(spec: str) -> Player:
-    """A built-in player by name, or a trained learner from a run directory or checkpoint
-    directory; anything else (or a corrupt or mismatched checkpoint) is a
-    :class:`ConfigError`."""
+def load_player(spec: str) -> Player:
+    """A built-in player by name, or the trained player of a run or checkpoint directory;
+    anything else (or a corrupt or mismatched checkpoint) is a ConfigError."""
     if spec in BUILTIN_PLAYERS:
-        player: Player = BUILTIN_PLAYERS[spec]()
-        return player
-    builtins = ", ".join(BUILTIN_PLAYERS)
-    if Path(spec).exists():
-        return load_learner_player(spec)
-    raise ConfigError(
-        f"player {spec!r}: not a built-in player ({builtins}) and no such checkpoint path"
-    )
+        return Player(spec, builtin=spec)
+    path = Path(spec)
+    if not spec or not path.exists():
+        raise ConfigError(
+            f"player {spec!r}: not a built-in player ({', '.join(BUILTIN_PLAYERS)}) and no "
+            "such run or checkpoint directory"
+        )
+    where, run = _learner_dirs(path)
+    if run is None:
+        learner = learner_from_checkpoint(where)
+        meta = read_json(where / META_FILE)
+        return _player(spec, {str(meta.get("group") or "red"): learner}, meta)
+    learners = {}
+    for group in run.get("learners") or []:
+        learners[str(group)] = learner_from_checkpoint(where / str(group))
+    return _player(spec, learners, run)
+
+
+def _player(spec: str, learners: dict[str, Learner], meta: dict[str, Any]) -> Player:
+    """Map each group the run had to the learner that acted for it."""
+    try:
+        roles = {str(g): parse_role(str(r)) for g, r in dict(meta.get("roles") or {}).items()}
+        rules = {str(g): str(r) for g, r in dict(meta.get("mean_field") or {}).items()}
+        env = EnvSource.from_dict(meta["env"]) if meta.get("env") else None
+    except (TypeError, ValueError, ConfigError) as exc:
+        raise ConfigError(f"player {spec!r}: bad run record in its checkpoint ({exc})") from exc
+    by_group: dict[str, Learner] = dict(learners)
+    for group, role in roles.items():
+        leader = role.follows
+        if leader is not None and leader in learners:
+            by_group[group] = learners[leader]
+    return Player(spec, learners=by_group, rules=rules, env=env)
+
+
+def agreed_env(sources: Sequence[EnvSource]) -> EnvSource | None:
+    """The one environment ``sources`` agree on (None for no source); a ConfigError when the
+    trained players come from different environments."""
+    for source in sources[1:]:
+        if source.factory != sources[0].factory or dict(source.kwargs) != dict(sources[0].kwargs):
+            raise ConfigError(
+                "the trained players come from different environments "
+                f"({sources[0].factory} {dict(sources[0].kwargs)} and {source.factory} "
+                f"{dict(source.kwargs)}); give the settings to play in"
+            )
+    return sources[0] if sources else None
+
+
+def frozen_policy(path: str, group: str, seed: int) -> Policy:
+    """The trained policy at ``path`` (a run or checkpoint directory) for a ``frozen:`` role
+    playing ``group``: the learner that played that group in training, or the only one."""
+    player = load_player(path)
+    require(player.trained, f"frozen:{path}: not a trained run or checkpoint")
+    learner = player.learners.get(group)
+    if learner is None and len({id(v) for v in player.learners.values()}) == 1:
+        learner = next(iter(player.learners.values()))
+    require(learner is not None, f"frozen:{path} was not trained for group {group!r}")
+    assert learner is not None
+    return learner.evaluation_policy(seed)

@@ -1,5 +1,5 @@
-"""Animated GIFs of one battle round (``mfmarl render``), drawn headless from the engine's
-state: player A's army red on the left, B's blue on the right, paler with lower hp."""
+"""Animated GIFs of one round (``mfmarl render``), drawn headless from the environment's
+state (``env.render(cell)``: MAgent2 maps, each team in its colour, paler with lower hp)."""
 
 from __future__ import annotations
 
@@ -8,24 +8,27 @@ from typing import Any
 
 import numpy as np
 
-from mfmarl.envs.battle import BattleConfig, BattleEnv
-from mfmarl.evaluation.battle import RoundResult, play_round
+from mfmarl.core.errors import require
+from mfmarl.envs.base import MultiGroupEnv
+from mfmarl.evaluation.matches import Arena, RoundResult, play_round
 from mfmarl.evaluation.players import Player
 from mfmarl.training.rundir import write_bytes_atomic
 
 
 def record_round(
-    config: BattleConfig, players: tuple[Player, Player], seed: int, cell: int = 8
+    arena: Arena, players: tuple[Player, Player], seed: int, cell: int = 8
 ) -> tuple[list[np.ndarray], RoundResult]:
-    """Play one round (A on the left) and return its frames ``(H, W, 3)`` uint8, the first
+    """Play one round (A on side 0) and return its frames ``(H, W, 3)`` uint8, the first
     after the reset, and the result."""
     frames: list[np.ndarray] = []
-    env = BattleEnv(config)
+    env = arena.build()
+    require(hasattr(env, "render"), "this environment cannot be drawn (no render method)")
+    arena = arena.resolved(env)
 
-    def capture(e: BattleEnv) -> None:
-        frames.append(_with_border(e.render(cell)))
+    def capture(e: MultiGroupEnv) -> None:
+        frames.append(_with_border(e.render(cell)))  # type: ignore[attr-defined]
 
-    result = play_round(env, players, seed, a_side=0, on_step=capture)
+    result = play_round(env, arena, players, seed, a_side=0, on_step=capture)
     return frames, result
 
 
@@ -44,8 +47,8 @@ def write_gif(frames: list[np.ndarray], path: Path, fps: float = 10.0) -> None:
     write_bytes_atomic(path, bytes(blob))
 
 
-def render_battle_gif(
-    config: BattleConfig,
+def render_gif(
+    arena: Arena,
     players: tuple[Player, Player],
     path: str | Path,
     seed: int = 0,
@@ -53,6 +56,6 @@ def render_battle_gif(
     cell: int = 8,
 ) -> RoundResult:
     """Play one round and write it to ``path`` as an animated GIF; return the result."""
-    frames, result = record_round(config, players, seed, cell)
+    frames, result = record_round(arena, players, seed, cell)
     write_gif(frames, Path(path), fps)
     return result

@@ -1,6 +1,6 @@
-"""Round-robin tournaments of Battle players (``mfmarl tournament``).
+"""Round-robin tournaments of players (``mfmarl tournament``), on any two-sided arena.
 
-Every pair of players plays one :func:`~mfmarl.evaluation.battle.play_match` of ``rounds``
+Every pair of players plays one :func:`~mfmarl.evaluation.matches.play_match` of ``rounds``
 rounds with the tournament's seed, so a pair's numbers are exactly those of
 ``mfmarl battle A B --rounds R --seed S`` (sides swapped every other round; a round is won by
 the side with more kills, a tie is neither). Each pair is one task of an executor (local
@@ -9,7 +9,7 @@ assembled from those files.
 
 Output layout::
 
-    OUT/config.json              players, battle settings, rounds, seed, command
+    OUT/config.json              players, arena, rounds, seed, command
     OUT/matches/<i>-<j>.json     one pair: ``mfmarl battle``'s results.json + kills per round
     OUT/results.json             players, rounds, win_rate, ties, ratings (the contract below)
     OUT/cross_play.png           the matrix as a heatmap (colour: win rate + ties / 2)
@@ -26,7 +26,6 @@ as are the entries of a pair whose match failed. Ratings: Bradley–Terry, see
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -38,9 +37,8 @@ from matplotlib.figure import Figure
 
 from mfmarl import __version__
 from mfmarl.core.errors import require
-from mfmarl.envs.battle import BattleConfig
-from mfmarl.evaluation.battle import RoundResult, play_match
-from mfmarl.evaluation.players import make_player, match_config
+from mfmarl.evaluation.matches import Arena, play_match
+from mfmarl.evaluation.players import load_player
 from mfmarl.evaluation.ratings import (
     DEFAULT_RESAMPLES,
     DEFAULT_VIRTUAL_TIES,
@@ -48,7 +46,7 @@ from mfmarl.evaluation.ratings import (
     rate,
 )
 from mfmarl.evaluation.stats import wilson_interval
-from mfmarl.training.executor import Executor, OnDone, StopCheck, Task, TaskResult
+from mfmarl.parallel.executor import Executor, OnDone, StopCheck, Task, TaskResult
 from mfmarl.training.rundir import (
     EXPERIMENT_OUTPUTS,
     read_json,
@@ -60,24 +58,12 @@ TOURNAMENT_OUTPUTS: tuple[str, ...] = (*EXPERIMENT_OUTPUTS, "matches", "failures
 """What a tournament writes into its directory (cleared by ``--force``)."""
 
 
-# -- players and their battle settings ------------------------------------------------------------
-def check_players(
-    specs: Sequence[str],
-    names: Sequence[str],
-    map_size: int | None = None,
-    team_size: int | None = None,
-    max_steps: int | None = None,
-) -> BattleConfig:
-    """Load every player once (a missing or corrupt checkpoint is a one-line
-    :class:`ConfigError`), refuse repeated names, and return the battle they meet in: as
-    ``mfmarl battle`` chooses it (:func:`~mfmarl.evaluation.players.match_config`: each
-    setting given, else the one the trained players were trained with, which must agree)."""
-    require(len(specs) >= 2, f"a tournament needs at least 2 players, got {len(specs)}")
-    require(len(specs) == len(names), "one name per player")
+# -- players and their arena ----------------------------------------------------------------------
+def check_names(names: Sequence[str]) -> None:
+    """At least two players, none named twice."""
+    require(len(names) >= 2, f"a tournament needs at least 2 players, got {len(names)}")
     repeated = sorted({n for n in names if list(names).count(n) > 1})
     require(not repeated, f"players repeat: {', '.join(repeated)}")
-    players = [make_player(spec) for spec in specs]
-    return match_config(players, map_size, team_size, max_steps)
 
 
 # -- the matches ----------------------------------------------------------------------------------
@@ -89,7 +75,7 @@ class MatchJob:
     second: int
     specs: tuple[str, str]
     names: tuple[str, str]
-    config: BattleConfig
+    arena: Arena
     rounds: int
     seed: int
     path: str
@@ -109,14 +95,8 @@ def play_pair(job: MatchJob) -> dict[str, Any]:
     of ``mfmarl battle``'s results.json plus ``round_kills``, the kills (A, B) per round."""
     import torch  # noqa: F401  (torch before magent2)
 
-    players = (make_player(job.specs[0]), make_player(job.specs[1]))
-    kills: list[list[int]] = []
-
-    def record(result: RoundResult) -> None:
-        kills.append([int(result.kills[0]), int(result.kills[1])])
-
-    results = play_match(job.config, players, job.names, job.rounds, job.seed, record)
-    results["round_kills"] = kills
+    players = (load_player(job.specs[0]), load_player(job.specs[1]))
+    results = play_match(job.arena, players, job.names, job.rounds, job.seed)
     write_json_atomic(job.path, results)
     return results
 
@@ -124,7 +104,7 @@ def play_pair(job: MatchJob) -> dict[str, Any]:
 def plan_matches(
     specs: Sequence[str],
     names: Sequence[str],
-    config: BattleConfig,
+    arena: Arena,
     rounds: int,
     seed: int,
     out: Path,
@@ -137,7 +117,7 @@ def plan_matches(
             j,
             (specs[i], specs[j]),
             (names[i], names[j]),
-            config,
+            arena,
             rounds,
             seed,
             str(match_path(out, i, j)),
@@ -329,10 +309,18 @@ METHOD_NOTE = (
 )
 
 
+def arena_text(arena: Arena) -> str:
+    """``battle (map_size=24, max_steps=200): red v blue`` for reports."""
+    kwargs = ", ".join(f"{k}={v}" for k, v in sorted(dict(arena.env.kwargs).items()))
+    name = arena.env.factory.rsplit(":", 1)[-1]
+    sides = " v ".join("+".join(side) for side in arena.sides)
+    return f"`{name}({kwargs})`, sides {sides}"
+
+
 def tournament_report(
     tournament: Tournament,
     ratings: Ratings,
-    config: BattleConfig,
+    arena: Arena,
     rounds: int,
     seed: int,
     resamples: int,
@@ -341,11 +329,10 @@ def tournament_report(
 ) -> str:
     """``report.md`` of a tournament."""
     lines = [
-        "# Battle tournament",
+        "# Tournament",
         "",
-        f"{len(tournament.names)} players, every pair {rounds} rounds on a "
-        f"{config.map_size}×{config.map_size} map, {config.n_agents} v {config.n_agents}, at "
-        f"most {config.max_steps} steps; round r seeded {seed} + r, sides swapped every other "
+        f"{len(tournament.names)} players, every pair {rounds} rounds in {arena_text(arena)}; "
+        f"round r seeded {seed} + r, sides swapped every other "
         "round; a round is won by the side with more kills (a tie is neither). Each pair's "
         "numbers equal `mfmarl battle A B --rounds "
         f"{rounds} --seed {seed}`. mfmarl {__version__}.",
@@ -395,7 +382,7 @@ def write_failures(out: Path, failures: Sequence[TaskResult], name: str = "failu
 
 def run_tournament(
     specs: Sequence[str],
-    config: BattleConfig,
+    arena: Arena,
     rounds: int,
     seed: int,
     out: Path,
@@ -410,14 +397,14 @@ def run_tournament(
     cross_play.png, report.md (and failures.json). Players must have been checked
     (:func:`check_players`)."""
     names = list(names if names is not None else specs)
-    jobs = plan_matches(specs, names, config, rounds, seed, out)
+    jobs = plan_matches(specs, names, arena, rounds, seed, out)
     write_json_atomic(
         out / "config.json",
         {
             "experiment": "tournament",
             "players": names,
             "specs": list(specs),
-            "battle": dataclasses.asdict(config),
+            "arena": arena.to_dict(),
             "rounds": rounds,
             "seed": seed,
             "resamples": resamples,
@@ -440,7 +427,7 @@ def run_tournament(
     write_failures(out, failures)
     plot_cross_play(out / "cross_play.png", tournament)
     report = tournament_report(
-        tournament, ratings, config, rounds, seed, resamples, failures, command
+        tournament, ratings, arena, rounds, seed, resamples, failures, command
     )
     write_text_atomic(out / "report.md", report)
     return TournamentOutcome(data, tournament, ratings, failures)

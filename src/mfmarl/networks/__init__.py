@@ -1,8 +1,8 @@
 """Torch modules: grouped (per-agent or shared) MLPs, Q-networks with an ā input, actors."""
 
-from mfmarl.networks.battle import PRECISIONS, ViewActor, ViewEncoder, ViewQNetwork
 from mfmarl.networks.grouped import GroupedLinear, GroupedMLP, RunningNormalizer
 from mfmarl.networks.heads import Actor, QNetwork, falling_preference
+from mfmarl.networks.view import PRECISIONS, ViewActor, ViewEncoder, ViewQNetwork
 
 __all__ = [
     "PRECISIONS",

@@ -21,8 +21,9 @@ def falling_preference(n_actions: int, slope: float) -> torch.Tensor:
 class QNetwork(nn.Module):
     """``Q(o, ā) -> (Q(o, a, ā))_a`` for every action a.
 
-    ``obs: (B, n, obs_dim)``, ``mean_action: (B, n, D)`` or ``None`` when the network ignores ā
-    (IL, AC) -> ``(B, n, D)``.
+    ``obs: (B, n, obs_dim)``, ``mean_action: (B, n, A)`` or ``None`` when the network ignores ā
+    (IL, AC) -> ``(B, n, D)``. ``A`` = ``mean_action_dim`` (default D: the mean over a group
+    with the same actions; more for several groups' means side by side).
 
     - ``dueling`` (Wang et al., 2016): the network gives a value V and advantages A, and
       ``Q = V + A − mean_a A``. The level of Q is shared by all actions, so a rarely taken
@@ -46,14 +47,16 @@ class QNetwork(nn.Module):
         initial_q: torch.Tensor | None = None,
         dueling: bool = True,
         mean_action_stream: str = "both",
+        mean_action_dim: int | None = None,
     ) -> None:
         super().__init__()
         self.use_mean_action = use_mean_action
         self.dueling = dueling
         self.split_streams = dueling and use_mean_action and mean_action_stream == "value"
-        in_dim = obs_dim + (n_actions if use_mean_action else 0)
+        width = n_actions if mean_action_dim is None else mean_action_dim
+        in_dim = obs_dim + (width if use_mean_action else 0)
         self.normalizer = (
-            RunningNormalizer(n_actions) if use_mean_action and normalize_mean_action else None
+            RunningNormalizer(width) if use_mean_action and normalize_mean_action else None
         )
         if self.split_streams:
             self.advantage = GroupedMLP(obs_dim, n_actions, hidden, groups)
@@ -91,7 +94,8 @@ class QNetwork(nn.Module):
 
 
 class Actor(nn.Module):
-    """``π(a | o)`` as logits. ``obs: (B, n, obs_dim)`` -> logits ``(B, n, D)``."""
+    """``π(a | o)`` as logits. ``obs: (B, n, obs_dim)`` -> logits ``(B, n, D)``; a mean action,
+    when given, is ignored (the paper's actor does not read ā)."""
 
     def __init__(
         self,
@@ -109,5 +113,5 @@ class Actor(nn.Module):
                 out.weight.mul_(0.01)
                 out.bias.copy_(initial_logits.expand_as(out.bias))
 
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+    def forward(self, obs: torch.Tensor, mean_action: torch.Tensor | None = None) -> torch.Tensor:
         return self.mlp(obs)

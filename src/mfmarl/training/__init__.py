@@ -1,5 +1,16 @@
-"""The shared training loop, run directories, metrics logging and checkpoints."""
+"""The one training loop, its roles and mean-field rules, the run writer, checkpoints and
+metrics logging."""
 
-from mfmarl.training.loop import TrainConfig, seed_everything, train
+from mfmarl.training.loop import TrainConfig, seed_everything, train, train_learner
+from mfmarl.training.run import RunSpec, RunSummary, resume_run, train_run
 
-__all__ = ["TrainConfig", "seed_everything", "train"]
+__all__ = [
+    "RunSpec",
+    "RunSummary",
+    "TrainConfig",
+    "resume_run",
+    "seed_everything",
+    "train",
+    "train_learner",
+    "train_run",
+]

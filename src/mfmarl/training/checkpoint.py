@@ -21,6 +21,7 @@ import logging
 import os
 import shutil
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,6 @@ from typing import Any
 import torch
 from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_save
-from torch import nn
 
 from mfmarl import __version__
 from mfmarl.algorithms import AlgorithmConfig, Learner, make_learner
@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 MODEL_FILE = "model.safetensors"
 META_FILE = "checkpoint.json"
+RUN_FILE = "run.json"
 FORMAT_VERSION = 1
 OPTIMIZER_PREFIX = "optimizer/"
 LEARNER_PREFIX = "learner/"
@@ -109,29 +110,62 @@ def _optimizer_state(learner: Learner) -> tuple[dict[str, torch.Tensor], dict[st
     return tensors, groups
 
 
+LEARNER_TENSORS = ("reward_mean", "reward_magnitude")
+"""The learner's own tensor attributes a checkpoint holds (besides its modules)."""
+LEARNER_COUNTERS = {"updates": int, "env_steps": int, "reward_mean_ready": bool}
+"""The learner's own scalar attributes a checkpoint holds, with their types."""
+
+
 def _learner_state(learner: Learner) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """The learner's own state besides its modules: the sampling generator, tensor attributes
-    (running reward statistics, ...) and scalar counters (``updates``, ``env_steps``, ...)."""
+    """The learner's own state besides its modules: the sampling generator, the running
+    reward statistics and the counters (``updates``, ``env_steps``, ...)."""
     tensors = {f"{LEARNER_PREFIX}generator": learner.generator.get_state()}
-    state: dict[str, Any] = {}
-    for name, value in vars(learner).items():
-        if isinstance(value, torch.Tensor) and not isinstance(value, nn.Parameter):
-            tensors[f"{LEARNER_PREFIX}{name}"] = _cpu(value)
-        elif isinstance(value, (bool, int, float)):
-            state[name] = value
+    for name in LEARNER_TENSORS:
+        tensors[f"{LEARNER_PREFIX}{name}"] = _cpu(getattr(learner, name))
+    state = {name: kind(getattr(learner, name)) for name, kind in LEARNER_COUNTERS.items()}
     return tensors, state
 
 
 def save_checkpoint(
     path: str | Path, learner: Learner, metadata: dict[str, Any] | None = None
 ) -> Path:
-    """Write ``model.safetensors`` and ``checkpoint.json`` into directory ``path``.
+    """Write ``model.safetensors`` and ``checkpoint.json`` into directory ``path`` (staged and
+    swapped in, see the module docstring).
 
     ``metadata`` adds caller facts (``env``, ``episode``, ...) to the JSON, which always holds
     the algorithm, its config, the package version, the tensor shapes, ``n_agents``,
-    ``n_actions``, ``obs_dim`` and ``env_steps``. Returns the directory.
+    ``n_actions``, ``obs_dim``, ``mean_action_dim`` and ``env_steps``. Returns the directory.
     """
     out = Path(path)
+    staging, old = _sibling(out, ".new"), _sibling(out, ".old")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    write_learner(staging, learner, metadata)
+    _swap_in(staging, out, old)
+    return out
+
+
+def save_run_checkpoint(
+    path: str | Path, learners: Mapping[str, Learner], metadata: dict[str, Any]
+) -> Path:
+    """One checkpoint of a whole run, staged and swapped in as a unit: a directory per
+    learner (``<path>/<group>/``, as :func:`save_checkpoint` writes it) and ``run.json``
+    (``metadata``: the episode, the trainer's generator, ...)."""
+    out = Path(path)
+    staging, old = _sibling(out, ".new"), _sibling(out, ".old")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for group, learner in learners.items():
+        (staging / group).mkdir()
+        write_learner(staging / group, learner, {**metadata, "group": group})
+    write_json_atomic(staging / RUN_FILE, {**metadata, "learners": list(learners)})
+    _swap_in(staging, out, old)
+    return out
+
+
+def write_learner(out: Path, learner: Learner, metadata: Mapping[str, Any] | None = None) -> None:
+    """``model.safetensors`` and ``checkpoint.json`` of ``learner`` into the directory
+    ``out`` (which exists)."""
     tensors = {k: _cpu(v) for k, v in learner.state_dict().items()}
     optim_tensors, optim_groups = _optimizer_state(learner)
     learner_tensors, learner_state = _learner_state(learner)
@@ -146,6 +180,7 @@ def save_checkpoint(
         "n_agents": learner.n_agents,
         "n_actions": learner.n_actions,
         "obs_dim": learner.obs_dim,
+        "mean_action_dim": learner.mean_action_dim,
         "view_shape": list(learner.view_shape) if learner.view_shape is not None else None,
         "env_steps": int(getattr(learner, "env_steps", 0)),
     }
@@ -158,13 +193,8 @@ def save_checkpoint(
             "model_sha256": hashlib.sha256(blob).hexdigest(),
         }
     )
-    staging, old = _sibling(out, ".new"), _sibling(out, ".old")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    write_bytes_atomic(staging / MODEL_FILE, blob)
-    write_json_atomic(staging / META_FILE, meta)
-    _swap_in(staging, out, old)
-    return out
+    write_bytes_atomic(out / MODEL_FILE, blob)
+    write_json_atomic(out / META_FILE, meta)
 
 
 def _sibling(path: Path, suffix: str) -> Path:
@@ -195,11 +225,12 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def resolve_checkpoint_dir(path: str | Path) -> Path:
-    """``path``, or ``<path>.old`` when a save was killed between its two renames."""
+def resolve_checkpoint_dir(path: str | Path, marker: str = META_FILE) -> Path:
+    """``path``, or ``<path>.old`` when a save was killed between its two renames (``marker``:
+    the file a complete checkpoint has)."""
     where = Path(path)
     old = _sibling(where, ".old")
-    if not (where / META_FILE).is_file() and (old / META_FILE).is_file():
+    if not (where / marker).is_file() and (old / marker).is_file():
         log.warning("checkpoint %s: using %s (a save was interrupted)", where, old)
         return old
     return where
@@ -283,14 +314,21 @@ def _restore_learner_state(learner: Learner, ckpt: Checkpoint) -> None:
             continue
         name = key[len(LEARNER_PREFIX) :]
         if name == "generator":
-            learner.generator.set_state(tensor)
+            try:
+                learner.generator.set_state(tensor)
+            except (RuntimeError, TypeError) as exc:
+                raise ConfigError(f"checkpoint {ckpt.path}: bad generator state") from exc
             continue
         current = getattr(learner, name, None)
-        if isinstance(current, torch.Tensor) and current.shape == tensor.shape:
-            setattr(learner, name, tensor.to(current.device).clone())
-    for name, value in (ckpt.metadata.get("learner_state") or {}).items():
-        if type(getattr(learner, name, None)) is type(value):
-            setattr(learner, name, value)
+        if name in LEARNER_TENSORS and isinstance(current, torch.Tensor):
+            if current.shape == tensor.shape:
+                setattr(learner, name, tensor.to(current.device).clone())
+    state = ckpt.metadata.get("learner_state") or {}
+    if isinstance(state, dict):
+        for name, kind in LEARNER_COUNTERS.items():
+            value = state.get(name)
+            if type(value) is kind:
+                setattr(learner, name, value)
 
 
 def load_checkpoint(
@@ -341,6 +379,7 @@ def learner_from_checkpoint(
     try:
         config = algorithm_config_from_dict(dict(meta["config"]))
         sizes = {k: int(meta[k]) for k in ("obs_dim", "n_actions", "n_agents")}
+        mean_action_dim = int(meta.get("mean_action_dim") or sizes["n_actions"])
         view = meta.get("view_shape")
         view_shape = (int(view[0]), int(view[1]), int(view[2])) if view is not None else None
     except ConfigError as exc:
@@ -354,6 +393,38 @@ def learner_from_checkpoint(
         sizes["n_agents"],
         device=device,
         view_shape=view_shape,
+        mean_action_dim=mean_action_dim,
     )
     load_into(learner, ckpt)
     return learner
+
+
+@dataclass(frozen=True)
+class RunCheckpoint:
+    """A run's checkpoint: ``run.json`` and one :class:`Checkpoint` per learning group."""
+
+    path: Path
+    metadata: dict[str, Any]
+    learners: dict[str, Checkpoint]
+
+
+def load_run_checkpoint(path: str | Path) -> RunCheckpoint:
+    """Read a run checkpoint written by :func:`save_run_checkpoint` (falling back to
+    ``<path>.old`` after a killed save); every learner's files are validated."""
+    import json
+
+    where = resolve_checkpoint_dir(path, RUN_FILE)
+    if not (where / RUN_FILE).is_file():
+        raise ConfigError(f"checkpoint {where}: no such run checkpoint ({RUN_FILE} missing)")
+    try:
+        meta = json.loads((where / RUN_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ConfigError(f"checkpoint {where}: {RUN_FILE} is not valid JSON") from exc
+    if not isinstance(meta, dict) or not isinstance(meta.get("learners"), list):
+        raise ConfigError(f"checkpoint {where}: {RUN_FILE} does not list its learners")
+    learners = {}
+    for group in meta["learners"]:
+        if not isinstance(group, str) or not group or "/" in group or group.startswith("."):
+            raise ConfigError(f"checkpoint {where}: bad learner name {group!r}")
+        learners[group] = load_checkpoint(where / group)
+    return RunCheckpoint(where, meta, learners)

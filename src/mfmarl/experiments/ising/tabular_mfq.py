@@ -18,7 +18,7 @@ Update schedules, per sweep (N site updates):
 - ``checkerboard``: the sublattices in turn (a site's neighbours hold still while it acts, so
   with γ = 0 the converged Q is exactly the local reward and the policy is heat-bath
   dynamics of the Ising model with J = λ/2); odd L uses three groups (see
-  :func:`mfmarl.envs.ising.colour_groups`).
+  :func:`mfmarl.experiments.ising.env.colour_groups`).
 - ``random``: random sequential, N single-site updates at uniformly drawn sites.
 - ``synchronous``: every site at once; rewards use the neighbours' new spins. This can lock
   into checkerboard oscillations at low T.
@@ -46,11 +46,12 @@ from typing import Literal
 import numpy as np
 
 from mfmarl.core.errors import require, require_choice
-from mfmarl.envs.ising import (
+from mfmarl.experiments.ising.env import (
     STARTS,
     IsingConfig,
     colour_groups,
     initial_spins,
+    local_rewards,
     neighbour_table,
 )
 
@@ -192,7 +193,8 @@ class _Learner:
         spins[rows, sites] = new
         if cfg.schedule == "synchronous":
             sums = self.neighbour_sums(spins, sites)
-        reward = new * (self.env.field + 0.5 * self.env.coupling * sums)
+        # the env's own reward function, not a copy of it
+        reward = local_rewards(new, sums, self.env.coupling, self.env.field)
         self.last_obs[rows, sites] = obs
         self.last_act[rows, sites] = up
         self.last_rew[rows, sites] = reward

@@ -115,5 +115,8 @@ def gaussian_squeeze_preset(
         act_tau=1.0 if actor_critic else min(1.0, POLICY_RATE / n_agents),
         mean_action_timing="realised",
     )
-    train_config = TrainConfig(episodes=episodes, batch_size=16, buffer_size=64)
+    # 16 rounds of every agent per update, from the last 64 rounds
+    train_config = TrainConfig(
+        episodes=episodes, batch_size=16 * n_agents, buffer_size=64 * n_agents
+    )
     return algo_config, train_config

@@ -5,7 +5,6 @@ task that trains one run into its own directory.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import types
 import typing
@@ -16,16 +15,18 @@ from typing import Any, Literal
 
 from mfmarl.algorithms import AlgorithmConfig
 from mfmarl.core.errors import ConfigError
-from mfmarl.envs.battle import BattleConfig
-from mfmarl.training.battle import BattleTrainConfig, battle_preset, run_battle_training
+from mfmarl.experiments.battle.env import BattleConfig
+from mfmarl.experiments.battle.preset import (
+    BattleTrainConfig,
+    battle_spec,
+    owner,
+    scaled_preset,
+)
+from mfmarl.training.run import train_run
 from mfmarl.training.rundir import read_json
 
-CONFIG_CLASSES: tuple[type, ...] = (BattleConfig, AlgorithmConfig, BattleTrainConfig)
-"""The dataclasses whose fields ``--set`` can change (no field name is in two of them)."""
 RESERVED_KEYS = {"algo": "--algo", "seed": "--seeds"}
 """Fields set by their own options."""
-RESCALED = ("episodes", "max_steps")
-"""Changing these rescales the preset's ε and β schedules (see :func:`scaled_preset`)."""
 
 
 @dataclass(frozen=True)
@@ -50,14 +51,6 @@ class BattleRunJob:
         return self.train_config.seed
 
 
-def _owner(key: str) -> type:
-    for cls in CONFIG_CLASSES:
-        if key in {f.name for f in dataclasses.fields(cls)}:
-            return cls
-    names = sorted({f.name for cls in CONFIG_CLASSES for f in dataclasses.fields(cls)})
-    raise ConfigError(f"--set {key}: no such setting; choose from {', '.join(names)}")
-
-
 def _strip_optional(hint: Any) -> tuple[Any, bool]:
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(hint) if a is not type(None)]
@@ -71,7 +64,7 @@ def parse_value(key: str, text: str) -> Any:
     choices, or None for an optional field); a mismatch is a one-line :class:`ConfigError`."""
     if key in RESERVED_KEYS:
         raise ConfigError(f"--set {key}: set it with {RESERVED_KEYS[key]}")
-    cls = _owner(key)
+    cls = owner(key)
     hint, optional = _strip_optional(typing.get_type_hints(cls)[key])
     where = f"--set {key}={text}"
     if optional and text.lower() in ("none", "null"):
@@ -123,48 +116,16 @@ def parse_assignments(items: Sequence[str]) -> dict[str, tuple[Any, ...]]:
     return grid
 
 
-def scaled_preset(
-    algo: str, scale: str, overrides: Mapping[str, Any] | None = None
-) -> tuple[BattleConfig, AlgorithmConfig, BattleTrainConfig]:
-    """``battle_preset(algo, scale)`` with ``overrides`` (field name -> value) applied to the
-    config that owns each field. When ``episodes`` or ``max_steps`` change and the ε and β
-    schedules are not set explicitly, they are rescaled to the preset's rule (over the first
-    half of the run: ``episodes · max_steps / 2`` steps), so a short budget still explores
-    first and exploits later."""
-    battle, algo_config, train_config = battle_preset(algo, scale)
-    overrides = dict(overrides or {})
-    parts: dict[type, dict[str, Any]] = {cls: {} for cls in CONFIG_CLASSES}
-    for key, value in overrides.items():
-        parts[_owner(key)][key] = value
-    try:
-        battle = dataclasses.replace(battle, **parts[BattleConfig])
-        train_config = dataclasses.replace(train_config, **parts[BattleTrainConfig])
-        algo_part = parts[AlgorithmConfig]
-        if any(k in overrides for k in RESCALED):
-            half = train_config.episodes * battle.max_steps // 2
-            for key in ("beta_steps", "epsilon_steps"):
-                algo_part.setdefault(key, half)
-        algo_config = dataclasses.replace(algo_config, **algo_part)
-    except TypeError as exc:  # a value of the wrong type reached a validator
-        raise ConfigError(f"bad setting: {exc}") from exc
-    return battle, algo_config, train_config
-
-
 def train_battle_run(job: BattleRunJob) -> dict[str, Any]:
     """Task: train ``job`` into ``job.out_dir`` (config.json, metrics.csv, tb/,
     checkpoint/, summary.json) and return its summary."""
-    import torch  # noqa: F401  (torch before magent2)
+    import torch  # (torch before magent2)
 
     out = Path(job.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    return run_battle_training(
-        job.battle,
-        job.algo_config,
-        job.train_config,
-        out,
-        progress=False,
-        checkpoint_every=job.checkpoint_every,
-    )
+    torch.set_num_threads(job.train_config.threads)
+    spec = battle_spec(job.battle, job.algo_config, job.train_config, job.checkpoint_every)
+    return train_run(spec, out).to_dict()
 
 
 def read_summary(job: BattleRunJob) -> dict[str, Any]:

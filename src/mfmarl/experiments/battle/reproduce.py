@@ -4,7 +4,7 @@ self-play, play the tournament of all of them plus the built-in players, and rep
 Output layout::
 
     OUT/config.json                 the experiment's settings and every run's configs
-    OUT/runs/<algo>_s<seed>/        one training run each (see mfmarl.training.battle)
+    OUT/runs/<algo>_s<seed>/        one training run each (see mfmarl.training.run)
     OUT/tournament/                 the tournament (results.json, matches/, report.md, PNG)
     OUT/results.json                per-algorithm ratings, cross-play and win rate vs random
     OUT/learning_curves.png         return, kills and episode length per algorithm
@@ -38,15 +38,7 @@ from mfmarl import __version__
 from mfmarl.algorithms import ALGORITHMS
 from mfmarl.algorithms.base import ALGORITHM_NAMES
 from mfmarl.core.errors import require, require_choice
-from mfmarl.envs.battle import BattleConfig
-from mfmarl.evaluation.battle_runs import (
-    BattleRunJob,
-    preset_job,
-    read_summary,
-    scaled_preset,
-    train_battle_run,
-)
-from mfmarl.evaluation.players import make_player
+from mfmarl.evaluation.players import load_player
 from mfmarl.evaluation.plots import Panel, plot_learning_curves
 from mfmarl.evaluation.ratings import DEFAULT_RESAMPLES, Ratings, percentile_interval
 from mfmarl.evaluation.stats import wilson_interval
@@ -57,9 +49,17 @@ from mfmarl.evaluation.tournament import (
     run_tournament,
     write_failures,
 )
-from mfmarl.training.executor import Executor, OnDone, StopCheck, Task, TaskResult
+from mfmarl.experiments.battle.env import BattleConfig, battle_arena
+from mfmarl.experiments.battle.preset import SCALES
+from mfmarl.experiments.battle.runs import (
+    BattleRunJob,
+    preset_job,
+    read_summary,
+    scaled_preset,
+    train_battle_run,
+)
+from mfmarl.parallel.executor import Executor, OnDone, StopCheck, Task, TaskResult
 from mfmarl.training.logger import read_metrics
-from mfmarl.training.presets import SCALES
 from mfmarl.training.rundir import write_json_atomic, write_text_atomic
 
 log = logging.getLogger(__name__)
@@ -276,8 +276,8 @@ def _curves(jobs: Sequence[BattleRunJob]) -> dict[str, dict[str, list[np.ndarray
         for key in ("charts/episodic_return", "charts/episode_length"):
             if key in columns:
                 per_algo.setdefault(key, []).append(np.asarray(columns[key]))
-        if "battle/kills_team0" in columns:
-            kills = (np.asarray(columns["battle/kills_team0"]) + columns["battle/kills_team1"]) / 2
+        if "env/red/kills" in columns:
+            kills = (np.asarray(columns["env/red/kills"]) + columns["env/blue/kills"]) / 2
             per_algo.setdefault("kills", []).append(kills)
     return curves
 
@@ -504,12 +504,12 @@ def write_best_two_gif(
     view: AlgoView, specs: Mapping[str, str], config: BattleConfig, out: Path, seed: int
 ) -> Path:
     """One round between the two best-rated trained players (A on the left)."""
-    from mfmarl.evaluation.render import render_battle_gif
+    from mfmarl.evaluation.render import render_gif
 
     a, b = _best_two(view, [n for n in specs if n not in BUILTINS])
-    players = (make_player(specs[a]), make_player(specs[b]))
+    players = (load_player(specs[a]), load_player(specs[b]))
     path = out / "best_two.gif"
-    render_battle_gif(config, players, path, seed)
+    render_gif(battle_arena(config), players, path, seed)
     return path
 
 
@@ -549,7 +549,7 @@ def reproduce_battle(
         (out / "tournament").mkdir(exist_ok=True)
         outcome = run_tournament(
             list(specs.values()),
-            battle,
+            battle_arena(battle),
             experiment.rounds,
             experiment.seed,
             out / "tournament",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,7 @@ import numpy as np
 from pettingzoo import ParallelEnv
 
 from mfmarl.core.errors import require
-from mfmarl.envs.base import StepResult
+from mfmarl.envs.base import EnvStep, GroupObs, GroupSpec, GroupStep
 
 
 @dataclass(frozen=True)
@@ -58,19 +59,24 @@ def squeeze_optimum(mu: float, sigma: float, max_x: float | None = None) -> tupl
 
 
 class GaussianSqueeze:
-    """Batched agent-array path: ``step(actions: (N,)) -> rewards: (N,)`` in one numpy call.
+    """The batched path (a :class:`~mfmarl.envs.base.MultiGroupEnv` of one group, ``agent``):
+    ``step([actions (N,)])`` gives every agent G(x) in one numpy call.
 
     The game has no state: observations are ``(N, 0)`` arrays and every step is one round
     (an episode). The game is repeated, so the mean action carries over between rounds.
     """
 
-    obs_dim = 0
     continuing = True
+    GROUP = "agent"
+    obs_dim = 0
+    """Observations are empty: the game has no state."""
 
     def __init__(self, config: GaussianSqueezeConfig) -> None:
         self.config = config
         self.n_agents = config.n_agents
         self.n_actions = config.n_actions
+        self.groups = (GroupSpec(self.GROUP, config.n_agents, 0, config.n_actions),)
+        self._everyone = np.ones(self.n_agents, dtype=bool)
 
     @property
     def optimum(self) -> tuple[float, float]:
@@ -78,20 +84,35 @@ class GaussianSqueeze:
         c = self.config
         return squeeze_optimum(c.mu, c.sigma, (c.n_actions - 1) * c.n_agents)
 
-    def reset(self) -> np.ndarray:
-        """Start a round. Returns ``obs: (N, 0)``."""
-        return np.zeros((self.n_agents, 0), dtype=np.float32)
+    def _obs(self, alive: bool) -> GroupObs:
+        obs = np.zeros((self.n_agents, 0), dtype=np.float32)
+        return GroupObs(obs, self._everyone.copy() if alive else ~self._everyone)
 
-    def step(self, actions: np.ndarray) -> StepResult:
-        """``actions: (N,)`` ints -> next obs ``(N, 0)``, rewards ``(N,)`` all equal to G(x),
-        dones ``(N,)`` all True, and info ``{"x": x, "G": G(x)}``."""
-        actions = np.asarray(actions)
-        require(actions.shape == (self.n_agents,), f"expected {self.n_agents} actions")
-        x = float(actions.sum())
+    def reset(self, seed: int | None = None) -> tuple[GroupObs, ...]:
+        """Start a round (the game has no randomness: ``seed`` is ignored). Every agent is
+        alive, with an empty observation ``(N, 0)``."""
+        return (self._obs(alive=True),)
+
+    def step(self, actions: Sequence[np.ndarray]) -> EnvStep:
+        """``actions[0]: (N,)`` ints -> every agent's reward G(x), every agent's round over
+        (terminated), and info ``{"x": x, "G": G(x)}``."""
+        require(len(actions) == 1, "Gaussian Squeeze has one group")
+        chosen = np.asarray(actions[0])
+        require(chosen.shape == (self.n_agents,), f"expected {self.n_agents} actions")
+        x = float(chosen.sum())
         g = float(squeeze_reward(x, self.config.mu, self.config.sigma))
         rewards = np.full(self.n_agents, g, dtype=np.float32)
-        dones = np.ones(self.n_agents, dtype=bool)
-        return StepResult(self.reset(), rewards, dones, {"x": x, "G": g})
+        ended = self._everyone.copy()
+        step = GroupStep(self._obs(alive=False), rewards, ended, ~ended)
+        return EnvStep((step,), True, {"x": x, "G": g})
+
+    def episode_info(self) -> dict[str, float]:
+        return {}
+
+
+def make_gaussian_squeeze(**settings: Any) -> GaussianSqueeze:
+    """The batched game from :class:`GaussianSqueezeConfig` fields (an env factory)."""
+    return GaussianSqueeze(GaussianSqueezeConfig(**settings))
 
 
 class GaussianSqueezeParallelEnv(ParallelEnv):
@@ -133,7 +154,8 @@ class GaussianSqueezeParallelEnv(ParallelEnv):
     def step(self, actions: dict[str, int]) -> tuple[dict, dict, dict, dict, dict]:
         require(set(actions) == set(self.agents), "every living agent needs an action")
         array = np.array([actions[a] for a in self.agents], dtype=np.int64)
-        _, rewards, _, info = self.game.step(array)
+        result = self.game.step([array])
+        rewards, info = result.groups[0].rewards, result.info
         self._cycle += 1
         done = self._cycle >= self.max_cycles
         obs = self._observations()

@@ -16,8 +16,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import multiprocessing
-import signal
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,26 +26,33 @@ import numpy as np
 from mfmarl import __version__
 from mfmarl.algorithms import AlgorithmConfig
 from mfmarl.core.errors import ConfigError, require, require_choice
-from mfmarl.envs import GaussianSqueezeConfig, squeeze_optimum
+from mfmarl.envs.source import EnvSource
 from mfmarl.evaluation.plots import Panel, plot_learning_curves, plot_seed_points
-from mfmarl.evaluation.report import (
+from mfmarl.evaluation.stats import t_interval
+from mfmarl.experiments.gaussian_squeeze.env import (
+    GaussianSqueeze,
+    GaussianSqueezeConfig,
+    squeeze_optimum,
+)
+from mfmarl.experiments.gaussian_squeeze.preset import SCALES, gaussian_squeeze_preset
+from mfmarl.experiments.gaussian_squeeze.preset import SQUEEZE_METHODS as METHODS
+from mfmarl.experiments.gaussian_squeeze.report import (
     BAR,
     METHOD_NAMES,
     SEED_FLOOR,
     SUCCESS_RATIO,
     squeeze_report,
 )
-from mfmarl.evaluation.stats import t_interval
+from mfmarl.parallel.executor import Executor, LocalExecutor, Task, TaskResult
 from mfmarl.training.logger import read_metrics
 from mfmarl.training.loop import TrainConfig
-from mfmarl.training.presets import SCALES, gaussian_squeeze_preset
-from mfmarl.training.presets import SQUEEZE_METHODS as METHODS
+from mfmarl.training.run import RunSpec, RunSummary, train_run
 from mfmarl.training.rundir import write_json_atomic, write_text_atomic
-from mfmarl.training.runner import RunSummary, config_dict, train_run
 
 log = logging.getLogger(__name__)
 
 EXPERIMENT = "gaussian-squeeze"
+SQUEEZE_FACTORY = "mfmarl.experiments.gaussian_squeeze.env:make_gaussian_squeeze"
 
 
 def method_name(method: str) -> str:
@@ -113,6 +118,27 @@ class RunJob:
     method: str = ""
     """The key of :data:`METHODS` this run belongs to."""
 
+    @property
+    def spec(self) -> RunSpec:
+        return squeeze_spec(self.env_config, self.algo_config, self.train_config)
+
+
+def squeeze_spec(
+    env: GaussianSqueezeConfig,
+    algo: AlgorithmConfig,
+    train: TrainConfig,
+    checkpoint_every: int = 0,
+) -> RunSpec:
+    """The RunSpec of one Gaussian Squeeze run: one group (``agent``), one learner."""
+    return RunSpec(
+        env=EnvSource(SQUEEZE_FACTORY, dataclasses.asdict(env)),
+        roles={GaussianSqueeze.GROUP: algo.algo},
+        algorithms={GaussianSqueeze.GROUP: algo},
+        train=train,
+        checkpoint_every=checkpoint_every,
+        name=EXPERIMENT,
+    )
+
 
 def run_name(algo: str, n_agents: int, seed: int) -> str:
     return f"{algo}_n{n_agents}_s{seed}"
@@ -162,70 +188,13 @@ def plan_runs(experiment: SqueezeExperiment, out_dir: str | Path) -> list[RunJob
     return jobs
 
 
-def _init_worker() -> None:
-    """Worker processes: one torch thread each; Ctrl-C is handled by the parent only."""
-    import torch
-
-    torch.set_num_threads(1)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 StopCheck = Callable[[], bool]
 """Returns True once the user asked to stop (e.g. after Ctrl-C)."""
-POLL_SECONDS = 0.2
 
 
-def _run_job(job: RunJob, should_stop: StopCheck | None = None) -> RunSummary:
-    return train_run(
-        job.env_config, job.algo_config, job.train_config, job.out_dir, should_stop=should_stop
-    )
-
-
-def _run_in_process(
-    order: Sequence[RunJob], finished: Callable[[RunSummary], None], should_stop: StopCheck
-) -> None:
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        for job in order:
-            if should_stop():
-                raise KeyboardInterrupt
-            summary = _run_job(job, should_stop)
-            if summary.interrupted:
-                raise KeyboardInterrupt
-            finished(summary)
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _run_in_pool(
-    order: Sequence[RunJob],
-    workers: int,
-    finished: Callable[[RunSummary], None],
-    should_stop: StopCheck,
-) -> None:
-    context = multiprocessing.get_context("spawn")
-    pool = context.Pool(workers, initializer=_init_worker)
-    try:
-        results = pool.imap_unordered(_run_job, order, chunksize=1)
-        for _ in range(len(order)):
-            while True:
-                if should_stop():
-                    raise KeyboardInterrupt
-                try:
-                    summary = results.next(timeout=POLL_SECONDS)
-                    break
-                except multiprocessing.TimeoutError:
-                    continue
-            finished(summary)
-        pool.close()
-    except BaseException:
-        pool.terminate()
-        raise
-    finally:
-        pool.join()
+def run_job(job: RunJob, should_stop: StopCheck | None = None) -> RunSummary:
+    """Task: train one run into its directory."""
+    return train_run(job.spec, job.out_dir, should_stop=should_stop)
 
 
 def run_jobs(
@@ -233,29 +202,32 @@ def run_jobs(
     workers: int = 1,
     on_done: Callable[[RunSummary], None] | None = None,
     should_stop: StopCheck | None = None,
+    executor: Executor | None = None,
 ) -> list[RunSummary]:
-    """Run ``jobs``, in this process (``workers == 1``) or in a spawn-context pool.
-
-    Each run uses one torch thread. ``on_done`` is called as each run finishes (in
-    completion order). Once ``should_stop()`` is true, the in-process run ends after its
-    current episode (its files complete) and a pool is terminated; then
-    :class:`KeyboardInterrupt` is raised. Returns the summaries in the order of ``jobs``.
-    """
+    """Run ``jobs`` on ``executor`` (default: ``workers`` local processes, one torch thread
+    each; this process when 1). ``on_done`` is called as each run finishes (in completion
+    order). Once ``should_stop()`` is true, an in-process run ends after its current episode
+    (its files complete) and a pool is terminated; then :class:`KeyboardInterrupt` is
+    raised. A run that fails raises a RuntimeError naming it. Returns the summaries in the
+    order of ``jobs``."""
     require(workers >= 1, f"workers={workers} must be >= 1")
-    by_dir: dict[str, RunSummary] = {}
-
-    def finished(summary: RunSummary) -> None:
-        by_dir[summary.run_dir] = summary
-        if on_done is not None:
-            on_done(summary)
-
-    stop = should_stop or (lambda: False)
+    pool = executor or LocalExecutor(min(workers, max(1, len(jobs))))
     # The largest populations first, so that a pool is not left waiting on one long run.
     order = sorted(jobs, key=lambda j: -j.env_config.n_agents)
-    if workers == 1 or len(jobs) <= 1:
-        _run_in_process(order, finished, stop)
-    else:
-        _run_in_pool(order, min(workers, len(jobs)), finished, stop)
+    tasks = [Task(job.name, run_job, (job,), stoppable=True) for job in order]
+
+    def finished(result: TaskResult) -> None:
+        if result.ok and on_done is not None:
+            on_done(result.value)
+
+    results = pool.map(tasks, finished, should_stop)
+    failed = [r for r in results if not r.ok]
+    if failed:
+        raise RuntimeError(f"run {failed[0].key} failed: {failed[0].error}")
+    by_dir = {r.value.run_dir: r.value for r in results}
+    stopped = [s for s in by_dir.values() if s.interrupted]
+    if stopped:
+        raise KeyboardInterrupt
     return [by_dir[job.out_dir] for job in jobs]
 
 
@@ -443,8 +415,8 @@ def reproduce_gaussian_squeeze(
     record = experiment_record(experiment, workers, command)
     record["runs"] = {
         job.name: {
-            "algorithm": config_dict(job.algo_config),
-            "train": config_dict(job.train_config),
+            "algorithm": dataclasses.asdict(job.algo_config),
+            "train": dataclasses.asdict(job.train_config),
         }
         for job in jobs
     }

@@ -20,11 +20,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import multiprocessing
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -33,10 +31,10 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from mfmarl import __version__
-from mfmarl.algorithms.tabular_mfq import TabularMFQConfig, train_tabular_mfq
 from mfmarl.core.errors import ConfigError, require, require_choice
-from mfmarl.envs.ising import IsingConfig, onsager_magnetisation, onsager_tc
-from mfmarl.evaluation.ising_mcmc import (
+from mfmarl.evaluation.stats import moving_average
+from mfmarl.experiments.ising.env import IsingConfig, onsager_magnetisation, onsager_tc
+from mfmarl.experiments.ising.mcmc import (
     TC_ESTIMATOR,
     MagnetisationStats,
     MCMCConfig,
@@ -44,11 +42,13 @@ from mfmarl.evaluation.ising_mcmc import (
     metropolis,
     susceptibility_peak,
 )
-from mfmarl.evaluation.stats import moving_average
-from mfmarl.training.presets import SCALES
+from mfmarl.experiments.ising.tabular_mfq import TabularMFQConfig, train_tabular_mfq
+from mfmarl.parallel.executor import LocalExecutor, Task, TaskResult
 from mfmarl.training.rundir import write_json_atomic, write_text_atomic
 
 log = logging.getLogger(__name__)
+
+SCALES: tuple[str, ...] = ("quick", "paper")
 
 EXPERIMENT = "ising"
 DEFAULT_GRID = tuple(round(0.5 + 0.1 * i, 10) for i in range(26))
@@ -207,30 +207,21 @@ def run_jobs(
     on_done: Callable[[JobResult], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> list[JobResult]:
-    """Run the jobs in this process or in ``workers`` spawned processes; results in job
-    order. Once ``should_stop()`` is true (checked between jobs), :class:`KeyboardInterrupt`
-    is raised."""
+    """Run the jobs on the local executor (this process, or ``workers`` spawned processes);
+    results in job order. Once ``should_stop()`` is true, :class:`KeyboardInterrupt` is
+    raised; a failed job raises a RuntimeError naming it."""
     require(workers >= 1, f"workers={workers} must be >= 1")
-    stop = should_stop or (lambda: False)
-    results: list[JobResult] = []
-    if workers == 1 or len(jobs) <= 1:
-        for job in jobs:
-            if stop():
-                raise KeyboardInterrupt
-            results.append(run_job(job))
-            if on_done is not None:
-                on_done(results[-1])
-        return results
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context) as pool:
-        for result in pool.map(run_job, jobs):
-            if stop():
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise KeyboardInterrupt
-            results.append(result)
-            if on_done is not None:
-                on_done(result)
-    return results
+    tasks = [Task(f"{j.method} {j.variant} s{j.seed}", run_job, (j,)) for j in jobs]
+
+    def finished(result: TaskResult) -> None:
+        if result.ok and on_done is not None:
+            on_done(result.value)
+
+    results = LocalExecutor(min(workers, max(1, len(jobs)))).map(tasks, finished, should_stop)
+    failed = [r for r in results if not r.ok]
+    if failed:
+        raise RuntimeError(f"job {failed[0].key} failed: {failed[0].error}")
+    return [r.value for r in results]
 
 
 def _stats(results: Sequence[JobResult], method: str, variant: str) -> MagnetisationStats:

@@ -91,8 +91,8 @@ class ViewEncoder(nn.Module):
 
 
 class ViewQNetwork(nn.Module):
-    """``Q(o, ā)`` for views: ``obs: (B, n, H·W·C + F)``, ``mean_action: (B, n, D)`` or
-    ``None`` (IL, AC) -> ``(B, n, D)``."""
+    """``Q(o, ā)`` for views: ``obs: (B, n, H·W·C + F)``, ``mean_action: (B, n, A)`` or
+    ``None`` (IL, AC) -> ``(B, n, D)`` (``A`` = ``mean_action_dim``, default D)."""
 
     def __init__(
         self,
@@ -104,6 +104,7 @@ class ViewQNetwork(nn.Module):
         head_hidden: Sequence[int] = (128, 64),
         initial_q: torch.Tensor | None = None,
         precision: str = "fp32",
+        mean_action_dim: int | None = None,
     ) -> None:
         super().__init__()
         self.use_mean_action = use_mean_action
@@ -111,7 +112,8 @@ class ViewQNetwork(nn.Module):
         self.encoder = ViewEncoder(view_shape, feature_dim, precision=precision)
         width = self.encoder.out_dim
         if use_mean_action:
-            self.mean_action = _dense([n_actions, *mean_action_hidden])
+            ma_width = n_actions if mean_action_dim is None else mean_action_dim
+            self.mean_action = _dense([ma_width, *mean_action_hidden])
             width += mean_action_hidden[-1]
         self.head = nn.Sequential(
             _dense([width, *head_hidden]), nn.Linear(head_hidden[-1], n_actions)
@@ -127,7 +129,8 @@ class ViewQNetwork(nn.Module):
 
 
 class ViewActor(nn.Module):
-    """``π(a | o)`` logits for views: ``obs: (B, n, H·W·C + F)`` -> ``(B, n, D)``.
+    """``π(a | o)`` logits for views: ``obs: (B, n, H·W·C + F)`` -> ``(B, n, D)`` (a mean action,
+    when given, is ignored).
 
     ``encoder``: read the observation through this (the critic's) encoder, without passing
     gradients into it, instead of an encoder of its own. The actor then starts from the
@@ -164,7 +167,7 @@ class ViewActor(nn.Module):
         module = self.head if self.shares_encoder else self
         return list(module.parameters())
 
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+    def forward(self, obs: torch.Tensor, mean_action: torch.Tensor | None = None) -> torch.Tensor:
         features = self.encoder(obs)
         if self.shares_encoder:
             features = features.detach()

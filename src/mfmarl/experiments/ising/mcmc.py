@@ -18,7 +18,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from mfmarl.core.errors import require, require_choice
-from mfmarl.envs.ising import STARTS, IsingConfig, colour_groups, initial_spins, neighbour_sum
+from mfmarl.experiments.ising.env import (
+    STARTS,
+    IsingConfig,
+    colour_groups,
+    initial_spins,
+    neighbour_sum,
+)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from mfmarl.algorithms.base import ALGORITHM_NAMES
 
 if TYPE_CHECKING:
-    from mfmarl.evaluation.gaussian_squeeze import RunJob, SqueezeExperiment
+    from mfmarl.experiments.gaussian_squeeze.reproduce import RunJob, SqueezeExperiment
 
 SUCCESS_RATIO = 0.95
 """A run "reaches the optimum" when its final G is at least this fraction of G*."""
@@ -196,9 +196,11 @@ def _comparison(experiment: SqueezeExperiment, results: Mapping[str, Any]) -> li
         )
     lines += [
         "",
-        f"Every method runs with the same preset from `mfmarl.training.presets` (scale "
-        f"`{experiment.scale}`: per-agent tables, initial policy, reward normalisation, "
-        "replay, exploration ε = 1/N and policy rate 0.3/N) and the same overrides; each "
+        "Every method runs with the same preset from "
+        f"`mfmarl.experiments.gaussian_squeeze.preset` (scale `{experiment.scale}`: per-agent "
+        "tables, initial policy, reward normalisation, replay, exploration ε = 1/N, and a "
+        "policy step that falls as 1/N: the acting copy's rate 0.3/N for Q-learners, the "
+        "actor's learning rate 1000/N for actor-critics) and the same overrides; each "
         "run's `config.json` shows what differs between them (only what defines the method). "
         f"With {experiment.seeds} seed(s) per setting, "
         + (

@@ -29,17 +29,18 @@ from mfmarl import __version__
 from mfmarl.algorithms import ALGORITHMS
 from mfmarl.algorithms.base import ALGORITHM_NAMES
 from mfmarl.core.errors import require, require_choice
-from mfmarl.evaluation.battle import play_match
-from mfmarl.evaluation.battle_runs import (
+from mfmarl.evaluation.matches import play_match
+from mfmarl.evaluation.players import load_player
+from mfmarl.evaluation.tournament import TOURNAMENT_OUTPUTS, write_failures
+from mfmarl.experiments.battle.env import battle_arena
+from mfmarl.experiments.battle.preset import SCALES
+from mfmarl.experiments.battle.runs import (
     BattleRunJob,
     preset_job,
     read_summary,
     train_battle_run,
 )
-from mfmarl.evaluation.players import make_player
-from mfmarl.evaluation.tournament import TOURNAMENT_OUTPUTS, write_failures
-from mfmarl.training.executor import Executor, OnDone, StopCheck, Task, TaskResult
-from mfmarl.training.presets import SCALES
+from mfmarl.parallel.executor import Executor, OnDone, StopCheck, Task, TaskResult
 from mfmarl.training.rundir import read_json, write_json_atomic, write_text_atomic
 
 SWEEP_OUTPUTS: tuple[str, ...] = TOURNAMENT_OUTPUTS
@@ -103,11 +104,10 @@ def train_and_evaluate(job: BattleRunJob, rounds: int, seed: int) -> dict[str, A
     ``eval.json`` (their ``mfmarl battle`` results) into the run directory."""
     summary = train_battle_run(job)
     if rounds > 0:
-        player = make_player(job.out_dir)
+        player = load_player(job.out_dir)
+        arena = battle_arena(job.battle)
         matches = {
-            name: play_match(
-                job.battle, (player, make_player(name)), (job.name, name), rounds, seed
-            )
+            name: play_match(arena, (player, load_player(name)), (job.name, name), rounds, seed)
             for name in EVAL_OPPONENTS
         }
         write_json_atomic(Path(job.out_dir) / "eval.json", matches)

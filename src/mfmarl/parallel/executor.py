@@ -47,6 +47,9 @@ class Task:
     key: str
     fn: Callable[..., Any]
     args: tuple[Any, ...] = ()
+    stoppable: bool = False
+    """``fn`` takes a ``should_stop`` keyword: run in this process (one worker), it is asked
+    between episodes, so Ctrl-C ends the running task cleanly instead of waiting for it."""
 
 
 @dataclass(frozen=True)
@@ -71,15 +74,22 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
-def run_task(task: Task) -> TaskResult:
-    """Run ``task`` with one torch thread; an exception becomes a failed :class:`TaskResult`."""
+def run_task(task: Task, should_stop: Callable[[], bool] | None = None) -> TaskResult:
+    """Run ``task`` with one torch thread; an exception becomes a failed :class:`TaskResult`.
+    ``should_stop`` reaches stoppable tasks (in-process runs only)."""
     import torch  # before magent2, which a task may import
 
+    from mfmarl.training.runtime import tune_cpu_runtime
+
+    tune_cpu_runtime()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     started = time.perf_counter()
     try:
-        value = task.fn(*task.args)
+        if task.stoppable and should_stop is not None:
+            value = task.fn(*task.args, should_stop=should_stop)
+        else:
+            value = task.fn(*task.args)
     except Exception as exc:  # reported, not raised: the other tasks go on
         return TaskResult(
             task.key,
@@ -148,7 +158,11 @@ class LocalExecutor:
             for index, task in enumerate(tasks):
                 if stop():
                     raise KeyboardInterrupt
-                finished(index, run_task(task))
+                result = run_task(task, stop)
+                if stop():  # a stoppable task returned early: keep it, then stop
+                    finished(index, result)
+                    raise KeyboardInterrupt
+                finished(index, result)
         else:
             self._run_pool(tasks, finished, stop)
         return [results[i] for i in range(len(tasks))]

@@ -1,0 +1,449 @@
+"""``mfmarl train …`` and ``mfmarl resume``: one run of the one training loop on Gaussian
+Squeeze, Battle, any MAgent2 environment or any PettingZoo environment."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from mfmarl.algorithms import ALGORITHMS, AlgorithmConfig
+from mfmarl.cli.options import (
+    PROG,
+    add_common_run_options,
+    add_dataclass_options,
+    add_progress_option,
+    command_line,
+    given,
+    preset_note,
+    replace_fields,
+)
+from mfmarl.core.errors import ConfigError, require
+from mfmarl.experiments.gaussian_squeeze.env import GaussianSqueezeConfig, squeeze_optimum
+from mfmarl.experiments.gaussian_squeeze.preset import SCALES
+from mfmarl.training.defaults import default_algorithm, episode_length_hint
+from mfmarl.training.loop import TrainConfig
+from mfmarl.training.run import RunSummary
+
+OUTPUTS_NOTE = "Writes config.json, metrics.csv, tb/, checkpoint/ and summary.json into --out."
+
+
+def add_parsers(commands: Any) -> None:
+    """``train gaussian-squeeze``, ``train battle``, ``train magent2``, ``train pettingzoo``."""
+    _squeeze_parser(commands)
+    _battle_parser(commands)
+    _magent2_parser(commands)
+    _pettingzoo_parser(commands)
+
+
+def add_resume_parser(commands: Any) -> None:
+    p = commands.add_parser(
+        "resume",
+        help="continue a killed or stopped training run",
+        description="Continue the training run in DIR with the config recorded there: from "
+        "its last checkpoint (networks, optimizer state, counters and generators restored; the "
+        "replay buffer refills), or from the start when it was killed before its first one. "
+        "Metric rows after the checkpoint are dropped and logged again.",
+    )
+    p.add_argument("run", metavar="DIR", help="the run's --out directory")
+    p.add_argument(
+        "--env",
+        dest="confirm_env",
+        default=None,
+        metavar="MODULE:FACTORY",
+        help="confirm the run's own environment factory when it is not part of mfmarl, "
+        "magent2 or pettingzoo (code from a run directory is not imported otherwise)",
+    )
+    add_progress_option(p)
+    p.set_defaults(handler=_cmd_resume)
+
+
+def _checkpoint_option(p: argparse.ArgumentParser, default: int) -> None:
+    p.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=default,
+        metavar="EPISODES",
+        help=f"also checkpoint every EPISODES episodes (0: only at the end) [default: {default}]",
+    )
+
+
+def _threads_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (1 suits several runs sharing the cores; a lone run may use "
+        "every core) [default: 1]",
+    )
+
+
+# -- Gaussian Squeeze -----------------------------------------------------------------------------
+def _squeeze_parser(commands: Any) -> None:
+    p = commands.add_parser(
+        "gaussian-squeeze",
+        help="train one learner on Gaussian Squeeze",
+        description="Train one learner on Gaussian Squeeze (docs/method.md 6.1). Defaults come "
+        "from the preset for (--algo, --n-agents, --scale); every other option overrides it. "
+        + OUTPUTS_NOTE,
+    )
+    add_common_run_options(p, SCALES)
+    _checkpoint_option(p, 0)
+    add_progress_option(p)
+    env = p.add_argument_group("environment", "GaussianSqueezeConfig fields")
+    add_dataclass_options(env, GaussianSqueezeConfig, "env")
+    algo = p.add_argument_group("algorithm", "AlgorithmConfig fields; override the preset")
+    add_dataclass_options(algo, AlgorithmConfig, "algo", (), preset_note)
+    train = p.add_argument_group("training", "TrainConfig fields; override the preset")
+    add_dataclass_options(train, TrainConfig, "train", (), preset_note)
+    p.set_defaults(handler=_cmd_squeeze)
+
+
+def _cmd_squeeze(args: argparse.Namespace) -> int:
+    from mfmarl.experiments.gaussian_squeeze.reproduce import preset_configs, squeeze_spec
+    from mfmarl.training.run import train_run
+    from mfmarl.training.rundir import RUN_OUTPUTS, prepare_run_dir
+
+    env_config = GaussianSqueezeConfig(**given(args, "env"))
+    algo_overrides, train_overrides = given(args, "algo"), given(args, "train")
+    algo_config, train_config = preset_configs(
+        algo_overrides.get("algo", "mfq"),
+        env_config.n_agents,
+        args.scale,
+        train_overrides.get("episodes"),
+    )
+    algo_config = replace_fields(algo_config, algo_overrides)
+    train_config = replace_fields(train_config, train_overrides)
+    spec = squeeze_spec(env_config, algo_config, train_config, args.checkpoint_every)
+    out = prepare_run_dir(args.out, args.force, RUN_OUTPUTS)
+    summary = train_run(spec, out, args.progress, command=command_line(args), should_stop=args.stop)
+    _interrupted(summary, out)
+    x_star, g_star = squeeze_optimum(
+        env_config.mu, env_config.sigma, (env_config.n_actions - 1) * env_config.n_agents
+    )
+    print(
+        f"{algo_config.algo}, N = {env_config.n_agents}, seed {train_config.seed}: "
+        f"{summary.episodes} episodes in {summary.seconds:.1f} s"
+    )
+    print(
+        f"final (mean of the last 10% of episodes): G = {summary.final_G:.2f} "
+        f"({summary.final_G / g_star:.3f} G*, G* = {g_star:.2f}), "
+        f"x = {summary.final_x:.1f} (x* = {x_star:.1f})"
+    )
+    print(f"wrote {out}/: config.json, metrics.csv, tb/, checkpoint/, summary.json")
+    return 0
+
+
+# -- Battle ---------------------------------------------------------------------------------------
+def _battle_parser(commands: Any) -> None:
+    from mfmarl.experiments.battle.env import BattleConfig
+    from mfmarl.experiments.battle.preset import SCALES as BATTLE_SCALES
+    from mfmarl.experiments.battle.preset import BattleTrainConfig
+
+    p = commands.add_parser(
+        "battle",
+        help="train one learner on Battle by self-play",
+        description="Train one learner on the MAgent2 Battle game by self-play (docs/method.md "
+        "6.3): one learner plays both armies, the right one mirrored. Defaults come from the "
+        "preset for (--algo, --scale); every other option overrides it. Presets: quick (16 v "
+        "16 on 24×24, 200 steps, 300 episodes: about 10 minutes) and paper (64 v 64 on 40×40, "
+        "400 steps, 2000 episodes: hours). " + OUTPUTS_NOTE,
+    )
+    add_common_run_options(p, BATTLE_SCALES, out_required=False)
+    p.add_argument(
+        "--resume",
+        metavar="DIR",
+        default=None,
+        help="continue the killed or stopped run in DIR (as `mfmarl resume DIR`); takes no "
+        "other settings",
+    )
+    _checkpoint_option(p, 10)
+    add_progress_option(p)
+    env = p.add_argument_group("environment", "BattleConfig fields; override the preset")
+    add_dataclass_options(env, BattleConfig, "battle", (), preset_note)
+    algo = p.add_argument_group("algorithm", "AlgorithmConfig fields; override the preset")
+    add_dataclass_options(algo, AlgorithmConfig, "algo", (), preset_note)
+    train = p.add_argument_group("training", "BattleTrainConfig fields; override the preset")
+    add_dataclass_options(train, BattleTrainConfig, "train", (), preset_note)
+    p.set_defaults(handler=_cmd_battle)
+
+
+def _cmd_battle(args: argparse.Namespace) -> int:
+    import torch  # (torch before magent2, which sets OMP_NUM_THREADS)
+
+    from mfmarl.experiments.battle.preset import battle_spec, scaled_preset
+    from mfmarl.training.run import train_run
+    from mfmarl.training.rundir import RUN_OUTPUTS, prepare_run_dir
+
+    algo_overrides = given(args, "algo")
+    overrides = {**given(args, "battle"), **algo_overrides, **given(args, "train")}
+    if args.resume is not None:
+        if args.out is not None or overrides:
+            raise ConfigError(
+                "--resume DIR continues the run's own config: drop --out and "
+                f"the settings ({', '.join(sorted(overrides)) or '--out'})"
+            )
+        return _resume(Path(args.resume), args)
+    if args.out is None:
+        raise ConfigError("--out DIR is required (or --resume DIR)")
+    # shorter budgets keep the preset's rule: explore over the first half of the run
+    battle, algo_config, train_config = scaled_preset(
+        algo_overrides.get("algo", "mfq"), args.scale, overrides
+    )
+    spec = battle_spec(battle, algo_config, train_config, args.checkpoint_every)
+    spec.env.build()  # every check that can fail runs before --force removes anything
+    out = prepare_run_dir(args.out, args.force, RUN_OUTPUTS)
+    torch.set_num_threads(train_config.threads)
+    summary = train_run(spec, out, args.progress, command=command_line(args), should_stop=args.stop)
+    _report(summary, out)
+    return 0
+
+
+# -- any MAgent2 or PettingZoo environment --------------------------------------------------------
+ROLE_HELP = (
+    "GROUP=ROLE: who plays a group: mfq, mfac, iql or iac (a learner of its own), shared:G "
+    "(group G's learner, learning from both), snapshot:G or pool:G (self-play against frozen "
+    "copies of G's learner), random, scripted:NAME (the environment's scripted player, "
+    "e.g. attack-nearest on MAgent2 combat games) or frozen:PATH (a trained run); repeat for "
+    "more groups [default: every group learns with --algo]"
+)
+MEAN_FIELD_HELP = (
+    "GROUP=RULE: the mean action a group's agents see: own (its own group, the paper's), "
+    "another group's name, either with @R for a Chebyshev radius on the grid (own@6), several "
+    "joined by + for multi-type mean field (own+blue); repeat for more groups [default: own]"
+)
+
+
+def _add_generic_options(p: argparse.ArgumentParser) -> None:
+    add_common_run_options(p, None)
+    p.add_argument(
+        "--env-kwargs",
+        default="{}",
+        metavar="JSON",
+        help="keyword arguments of the environment factory as a JSON object, e.g. "
+        "'{\"map_size\": 30}' [default: {}]",
+    )
+    p.add_argument(
+        "--algo",
+        choices=ALGORITHMS,
+        default="mfq",
+        help="the algorithm of every learning group [default: mfq]",
+    )
+    p.add_argument("--role", action="append", default=[], metavar="GROUP=ROLE", help=ROLE_HELP)
+    p.add_argument(
+        "--mean-field", action="append", default=[], metavar="GROUP=RULE", help=MEAN_FIELD_HELP
+    )
+    _checkpoint_option(p, 10)
+    _threads_option(p)
+    add_progress_option(p)
+    algo = p.add_argument_group(
+        "algorithm", "AlgorithmConfig fields for every learner; override the defaults"
+    )
+    add_dataclass_options(algo, AlgorithmConfig, "algo", ("algo",), preset_note)
+    train = p.add_argument_group("training", "TrainConfig fields; override the defaults")
+    add_dataclass_options(train, TrainConfig, "train", (), preset_note)
+
+
+def _magent2_parser(commands: Any) -> None:
+    from mfmarl.envs.magent2 import MAGENT2_ENVS
+
+    p = commands.add_parser(
+        "magent2",
+        help="train on any MAgent2 environment (battle, gather, tiger_deer, ...)",
+        description="Train on a MAgent2 environment through the fast MAgent2 path (the "
+        "env's own engine, map and groups, whole-group arrays), every group learning with "
+        "--algo unless --role says otherwise. Defaults: conv networks on the view, Adam lr "
+        "1e-4, γ 0.95, ε from 1 to 0.05 and β from 10 to 100 over the first half of the run, "
+        "one update per step. " + OUTPUTS_NOTE,
+    )
+    p.add_argument(
+        "--env",
+        required=True,
+        choices=list(MAGENT2_ENVS),
+        help="the MAgent2 environment",
+    )
+    p.add_argument(
+        "--no-fast",
+        dest="fast",
+        action="store_false",
+        help="go through the generic PettingZoo adapter instead of the fast MAgent2 path",
+    )
+    _add_generic_options(p)
+    p.set_defaults(handler=_cmd_magent2)
+
+
+def _pettingzoo_parser(commands: Any) -> None:
+    p = commands.add_parser(
+        "pettingzoo",
+        help="train on any PettingZoo ParallelEnv with Discrete actions",
+        description="Train on the PettingZoo ParallelEnv that MODULE:FACTORY returns (called "
+        "with --env-kwargs). Agents form groups by the prefix of their names (red_3 -> red) or "
+        "by --group; every group learns with --algo unless --role says otherwise. " + OUTPUTS_NOTE,
+    )
+    p.add_argument(
+        "--env",
+        required=True,
+        metavar="MODULE:FACTORY",
+        help="the factory of the environment, e.g. mypkg.envs:make_env or "
+        "pettingzoo.mpe.simple_spread_v3:parallel_env",
+    )
+    p.add_argument(
+        "--group",
+        action="append",
+        default=[],
+        metavar="AGENT=GROUP",
+        help="put AGENT in GROUP (every agent then needs one) [default: by name prefix]",
+    )
+    _add_generic_options(p)
+    p.set_defaults(handler=_cmd_pettingzoo)
+
+
+def _pairs(items: list[str], flag: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        require(bool(sep and key and value), f"{flag} {item!r}: expected NAME=VALUE")
+        require(key not in out, f"{flag} {key} is given twice")
+        out[key] = value
+    return out
+
+
+def _env_kwargs(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--env-kwargs: not JSON ({exc.msg})") from exc
+    require(isinstance(value, dict), "--env-kwargs must be a JSON object")
+    return value
+
+
+def _cmd_magent2(args: argparse.Namespace) -> int:
+    from mfmarl.envs.source import EnvSource
+
+    kwargs = _env_kwargs(args.env_kwargs)
+    source = EnvSource(
+        "mfmarl.envs.magent2:make_magent2_parallel_env",
+        {"name": args.env, **kwargs},
+        {} if args.fast else {"fast": False},
+    )
+    return _train_generic(args, source, f"magent2-{args.env}", view_defaults=True)
+
+
+def _cmd_pettingzoo(args: argparse.Namespace) -> int:
+    from mfmarl.envs.source import EnvSource, load_factory
+
+    load_factory(args.env)  # a bad factory is a one-line error before anything is written
+    groups = _pairs(args.group, "--group")
+    adapter = {"groups": groups} if groups else {}
+    source = EnvSource(args.env, _env_kwargs(args.env_kwargs), adapter)
+    return _train_generic(args, source, args.env, view_defaults=False, trust=True)
+
+
+def _train_generic(
+    args: argparse.Namespace, source: Any, name: str, view_defaults: bool, trust: bool = False
+) -> int:
+    import torch
+
+    from mfmarl.training.roles import parse_role
+    from mfmarl.training.run import RunSpec, train_run
+    from mfmarl.training.rundir import RUN_OUTPUTS, prepare_run_dir
+
+    env = source.build(trust=trust)
+    names = [g.name for g in env.groups]
+    roles = {n: args.algo for n in names}
+    roles.update(_pairs(args.role, "--role"))
+    parsed = {g: parse_role(r) for g, r in roles.items()}
+    train_overrides = given(args, "train")
+    train = replace_fields(TrainConfig(episodes=200, learning_starts=1000), train_overrides)
+    steps = episode_length_hint(env)
+    algo_overrides = given(args, "algo")
+    view = view_defaults or any(g.view_shape is not None for g in env.groups)
+    algorithms = {
+        g: default_algorithm(r.arg, train.episodes, steps, view, algo_overrides)
+        for g, r in parsed.items()
+        if r.learns
+    }
+    spec = RunSpec(
+        env=source,
+        roles=roles,
+        algorithms=algorithms,
+        train=train,
+        mean_field=_pairs(args.mean_field, "--mean-field"),
+        checkpoint_every=args.checkpoint_every,
+        name=name,
+    )
+    require(1 <= args.threads <= 1024, f"--threads={args.threads} must be in [1, 1024]")
+    from mfmarl.training.run import build_session
+
+    build_session(spec, trust_env=trust, load_frozen=_frozen_loader())  # check before writing
+    out = prepare_run_dir(args.out, args.force, RUN_OUTPUTS)
+    torch.set_num_threads(args.threads)
+    summary = train_run(
+        spec,
+        out,
+        args.progress,
+        command=command_line(args),
+        should_stop=args.stop,
+        trust_env=trust,
+        load_frozen=_frozen_loader(),
+    )
+    _report(summary, out)
+    return 0
+
+
+def _frozen_loader() -> Any:
+    from mfmarl.evaluation.players import frozen_policy
+
+    return frozen_policy
+
+
+# -- resume and reporting -------------------------------------------------------------------------
+def _cmd_resume(args: argparse.Namespace) -> int:
+    return _resume(Path(args.run), args)
+
+
+def _resume(out: Path, args: argparse.Namespace) -> int:
+    import torch
+
+    from mfmarl.training.run import read_run_spec, resume_run
+
+    if not (out / "config.json").is_file():
+        raise ConfigError(f"resume {out}: no training run there (config.json missing)")
+    spec = read_run_spec(out)
+    given_env = getattr(args, "confirm_env", None)
+    trust = given_env is not None and given_env == spec.env.factory
+    if given_env is not None and not trust:
+        raise ConfigError(f"--env {given_env}: the run was trained on {spec.env.factory}")
+    threads = int(getattr(args, "threads", 1) or 1)
+    torch.set_num_threads(threads)
+    summary = resume_run(
+        out, args.progress, args.stop, trust_env=trust, load_frozen=_frozen_loader()
+    )
+    _report(summary, out)
+    return 0
+
+
+def _interrupted(summary: RunSummary, out: Path) -> None:
+    if summary.interrupted:
+        print(f"stopped; continue with: {PROG} resume {out}", file=sys.stderr)
+        raise KeyboardInterrupt
+
+
+def _report(summary: RunSummary, out: Path) -> None:
+    _interrupted(summary, out)
+    roles = ", ".join(f"{g}: {r}" for g, r in summary.roles.items())
+    print(
+        f"{summary.env} ({roles}): {summary.episodes_this_session} episodes in "
+        f"{summary.seconds:.0f} s ({summary.seconds_per_episode:.2f} s/episode)"
+    )
+    returns = {
+        k.split("/")[0]: v
+        for k, v in summary.final_metrics.items()
+        if k.endswith("/episodic_return")
+    }
+    if returns:
+        text = ", ".join(f"{g} {v:.3g}" for g, v in returns.items())
+        print(f"final mean episode return per agent (last 10% of episodes): {text}")
+    print(f"wrote {out}/: config.json, metrics.csv, tb/, checkpoint/, summary.json")

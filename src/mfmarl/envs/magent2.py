@@ -1,0 +1,507 @@
+"""The fast path onto any MAgent2 environment: whole-group numpy arrays straight from the
+engine, no dictionaries.
+
+:class:`MAgent2Env` wraps a MAgent2 PettingZoo env (``battle_v4``, ``battlefield_v5``,
+``gather_v5``, ``adversarial_pursuit_v4``, ``tiger_deer_v4``, ``combined_arms_v6``, or any
+``magent_parallel_env``): it uses that env's own engine, map generation and agent groups
+(one group per engine handle the env exposes, named by its agent-name prefix, ``red_3`` ->
+``red``), then drives the engine through its C library into preallocated arrays. With the
+same seed and actions it gives what the PettingZoo API gives (tested step for step): the
+view, the rewards, the deaths and the time limit. Each group has a fixed slot array (one slot
+per agent placed at reset; slot ``i`` is the same agent all episode); dead slots are masked.
+
+Observations are flat: the ``H×W×C`` view (channels last) then, with ``features=True`` (the
+default), the engine's feature vector (agent id embedding, one-hot last action, last reward,
+and the position in minimap mode). PettingZoo's ``extra_features=True`` shows the same
+features broadcast as view channels; by default it drops them.
+
+Options for symmetric games (the Battle experiment): ``mirror`` names groups that see the
+world mirrored left–right (views flipped, move and attack indices permuted, id bits zeroed),
+so one shared network can play either side; ``end_when_empty`` ends an episode when any
+group is wiped out (survivors' episodes end as terminal).
+
+Engine facts relied on (magent2 0.3.4): actions are moves (lattice offsets within the move
+range, ordered by (dy, dx)) followed by attacks (``get_view2attack``); ``get_pos`` is ``(x,
+y)`` while views are ``[row = y, col = x]``; every living agent must get an action; rewards
+and alive flags must be read before ``clear_dead()``, after which survivors keep their order.
+Import torch before magent2 when both are used (magent2 sets ``OMP_NUM_THREADS``): magent2 is
+only imported by the functions that build an engine.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from mfmarl.core.errors import ConfigError, require
+from mfmarl.envs.base import EnvStep, GroupObs, GroupSpec, GroupStep
+
+ID_BITS = 10
+"""Features 0–9: the agent id embedding; then the one-hot last action, the last reward."""
+MAGENT2_ENVS = {
+    "battle": "battle_v4",
+    "battlefield": "battlefield_v5",
+    "gather": "gather_v5",
+    "adversarial_pursuit": "adversarial_pursuit_v4",
+    "tiger_deer": "tiger_deer_v4",
+    "combined_arms": "combined_arms_v6",
+}
+"""``mfmarl train magent2 --env NAME``: NAME -> the ``magent2.environments`` module."""
+
+
+def make_magent2_parallel_env(name: str, **kwargs: Any) -> Any:
+    """The PettingZoo ``parallel_env`` of MAgent2 environment ``name`` (a key of
+    :data:`MAGENT2_ENVS` or a module name such as ``battle_v4``) built with ``kwargs``."""
+    module_name = MAGENT2_ENVS.get(name, name)
+    require(
+        module_name in MAGENT2_ENVS.values(),
+        f"no MAgent2 environment {name!r}; choose from {', '.join(MAGENT2_ENVS)}",
+    )
+    module = importlib.import_module(f"magent2.environments.{module_name}")
+    try:
+        return module.parallel_env(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"MAgent2 {name}: bad settings ({exc})") from exc
+
+
+class ActionLayout(NamedTuple):
+    """One group's action indices: ``moves[k]`` is the ``(dx, dy)`` of move ``k``, then the
+    attacks from ``attack_base`` on hit the cells ``attacks[k]``; ``stay`` is the no-move."""
+
+    moves: np.ndarray
+    attack_base: int
+    attacks: np.ndarray
+    stay: int
+
+
+def _move_offsets(count: int) -> np.ndarray:
+    """The ``count`` lattice offsets of the engine's circular move range, ordered by (dy, dx):
+    all ``(dx, dy)`` with ``dx² + dy² <= r²`` for the r² that gives ``count`` of them."""
+    for r2 in range(0, 64):
+        r = int(np.sqrt(r2)) + 1
+        cells = [
+            (dx, dy)
+            for dy in range(-r, r + 1)
+            for dx in range(-r, r + 1)
+            if dx * dx + dy * dy <= r2
+        ]
+        if len(cells) == count:
+            return np.array(cells, dtype=np.int64)
+        if len(cells) > count:
+            break
+    raise ConfigError(f"no circular move range has {count} moves")
+
+
+def action_layout(engine: Any, handle: Any) -> ActionLayout:
+    """Read a group's move and attack layout from the engine."""
+    n_actions = int(engine.get_action_space(handle)[0])
+    base, view2attack = engine.get_view2attack(handle)
+    centre_y, centre_x = view2attack.shape[0] // 2, view2attack.shape[1] // 2
+    attacks = np.zeros((n_actions - base, 2), dtype=np.int64)
+    ys, xs = np.nonzero(view2attack >= 0)
+    for y, x in zip(ys, xs):
+        attacks[int(view2attack[y, x])] = (x - centre_x, y - centre_y)
+    moves = _move_offsets(base)
+    stay = int(np.flatnonzero((moves == 0).all(axis=1))[0])
+    return ActionLayout(moves, int(base), attacks, stay)
+
+
+def _mirror_permutation(offsets: np.ndarray) -> np.ndarray:
+    """Index of the offset ``(−dx, dy)`` for each ``(dx, dy)`` in ``offsets: (k, 2)``."""
+    flipped = offsets * np.array([-1, 1])
+    matches = (flipped[:, None, :] == offsets[None, :, :]).all(axis=-1)
+    require(bool(matches.any(axis=1).all()), "this action layout has no left-right mirror")
+    return matches.argmax(axis=1)
+
+
+def mirror_actions(layout: ActionLayout) -> np.ndarray:
+    """``(D,)``: the action that does in the mirrored world what action ``a`` does here
+    (moves and attacks with ``dx`` negated); its own inverse."""
+    return np.concatenate(
+        [
+            _mirror_permutation(layout.moves),
+            layout.attack_base + _mirror_permutation(layout.attacks),
+        ]
+    )
+
+
+class RawObs(NamedTuple):
+    """One group's arrays in the engine's frame, over its slots (dead slots zero, ids and
+    positions −1)."""
+
+    view: np.ndarray
+    """(n, H, W, C) float32."""
+    features: np.ndarray
+    """(n, F) float32."""
+    alive: np.ndarray
+    """(n,) bool."""
+    positions: np.ndarray
+    """(n, 2) int64 ``(x, y)``."""
+
+
+class _EngineIO:
+    """Reads and writes one engine through magent2's C library into caller-owned arrays.
+
+    ``GridWorld``'s own getters ask the engine for the group size and allocate a fresh array
+    on every call; the adapter knows both, so it calls the same C functions directly (a
+    third of its step time at 64 v 64). Arrays must be C-contiguous with the dtypes below.
+    """
+
+    def __init__(self, engine: Any) -> None:
+        from magent2.c_lib import _LIB
+
+        self.lib = _LIB
+        self.game = engine.game
+
+    @staticmethod
+    def _ptr(array: np.ndarray) -> ctypes.c_void_p:
+        return ctypes.c_void_p(array.ctypes.data)
+
+    def set_action(self, handle: Any, actions: np.ndarray) -> None:
+        """``actions: (k,)`` int32, one per living agent of the group."""
+        self.lib.env_set_action(self.game, handle, self._ptr(actions))
+
+    def observation(self, handle: Any, view: np.ndarray, features: np.ndarray) -> None:
+        """Fill ``view: (k, H, W, C)`` and ``features: (k, F)`` float32."""
+        buffers = (ctypes.c_void_p * 2)(view.ctypes.data, features.ctypes.data)
+        self.lib.env_get_observation(self.game, handle, buffers)
+
+    def reward(self, handle: Any, out: np.ndarray) -> None:
+        """Fill ``out: (k,)`` float32."""
+        self.lib.env_get_reward(self.game, handle, self._ptr(out))
+
+    def info(self, handle: Any, name: bytes, out: np.ndarray) -> None:
+        """Fill ``out`` with ``b"alive"`` ((k,) bool), ``b"pos"`` ((k, 2) int32) or ``b"id"``."""
+        self.lib.env_get_info(self.game, handle, name, self._ptr(out))
+
+
+def group_names(pz_env: Any) -> list[str]:
+    """The group names of a MAgent2 PettingZoo env, in handle order (agent-name prefixes)."""
+    names: list[str] = []
+    for agent in pz_env.possible_agents:
+        prefix = agent.rsplit("_", 1)[0]
+        if prefix not in names:
+            names.append(prefix)
+    require(len(names) == len(pz_env.handles), "could not tell the MAgent2 groups apart")
+    return names
+
+
+def team_of(name: str) -> str:
+    """The side a group fights for: ``redmelee`` -> ``red``; any other name is its own."""
+    for side in ("red", "blue"):
+        if name.startswith(side):
+            return side
+    return name
+
+
+class MAgent2Env:
+    """Batched adapter of a MAgent2 PettingZoo env (see the module docstring).
+
+    ``pz_env``: a ``magent_parallel_env`` instance. ``max_steps``: episode length limit
+    (default: the env's ``max_cycles``). ``name``: for records (default: the env's metadata
+    name).
+    """
+
+    continuing = False
+
+    def __init__(
+        self,
+        pz_env: Any,
+        *,
+        features: bool = True,
+        mirror: Sequence[str] = (),
+        end_when_empty: bool = False,
+        max_steps: int | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.pz = pz_env
+        self.engine = pz_env.env
+        self.handles = list(pz_env.handles)
+        self.names = group_names(pz_env)
+        self.name = name or str(getattr(pz_env, "metadata", {}).get("name", "magent2"))
+        self.features = features
+        self.end_when_empty = end_when_empty
+        self.max_steps = int(max_steps if max_steps is not None else pz_env.max_cycles)
+        self.map_size = int(pz_env.map_size)
+        unknown = [m for m in mirror if m not in self.names]
+        require(not unknown, f"mirror: no group {', '.join(unknown)} in {self.names}")
+        self._io = _EngineIO(self.engine)
+        counts = [
+            len([a for a in pz_env.possible_agents if a.rsplit("_", 1)[0] == n]) for n in self.names
+        ]
+        self.layouts = [action_layout(self.engine, h) for h in self.handles]
+        self.view_shapes = [
+            tuple(int(v) for v in self.engine.get_view_space(h)) for h in self.handles
+        ]
+        self.feature_dims = [int(self.engine.get_feature_space(h)[0]) for h in self.handles]
+        self.mirrored = [n in mirror for n in self.names]
+        self.mirror_maps = [
+            mirror_actions(layout) if m else None for layout, m in zip(self.layouts, self.mirrored)
+        ]
+        all_groups = len(self.engine.get_handles())
+        self.groups = tuple(
+            self._spec(name, count, view, feat, len(layout.moves) + len(layout.attacks), all_groups)
+            for name, count, view, feat, layout in zip(
+                self.names, counts, self.view_shapes, self.feature_dims, self.layouts
+            )
+        )
+        self._staging = [
+            (
+                np.empty((g.n_slots, *view), dtype=np.float32),
+                np.empty((g.n_slots, feat), dtype=np.float32),
+            )
+            for g, view, feat in zip(self.groups, self.view_shapes, self.feature_dims)
+        ]
+        """Per group: reused buffers the engine writes a full group's observations into."""
+        self.steps = 0
+        self.deaths = [0] * len(self.handles)
+        self._slots = [np.arange(0) for _ in self.handles]
+        self._raw: list[RawObs] = []
+        self._done = True
+
+    def _spec(
+        self,
+        name: str,
+        count: int,
+        view: tuple[int, ...],
+        feat: int,
+        n_actions: int,
+        all_groups: int,
+    ) -> GroupSpec:
+        h, w, c = view
+        size = h * w * c
+        per_group = (c - 1) // max(1, all_groups)
+        view_binary = np.zeros(view, dtype=bool)
+        view_binary[..., [0, *(1 + k * per_group for k in range(all_groups))]] = True
+        columns = [int(i) for i in np.flatnonzero(view_binary.reshape(-1))]
+        if self.features:
+            columns += [size + i for i in range(ID_BITS + n_actions)]
+        return GroupSpec(
+            name,
+            count,
+            size + (feat if self.features else 0),
+            n_actions,
+            view_shape=(h, w, c),
+            binary_columns=tuple(int(i) for i in columns),
+            grid=(self.map_size, self.map_size),
+        )
+
+    # -- reading the engine ------------------------------------------------------------------
+    def _read(self, g: int) -> tuple[RawObs, np.ndarray]:
+        """Group ``g``'s slot arrays from the engine's current agents (before ``clear_dead``)
+        and the engine's alive flags of its current agents ``(k,)``."""
+        handle, slots, io = self.handles[g], self._slots[g], self._io
+        n, k = self.groups[g].n_slots, len(slots)
+        view_shape, feat = self.view_shapes[g], self.feature_dims[g]
+        pos = np.empty((k, 2), dtype=np.int32)
+        engine_alive = np.empty(k, dtype=bool)
+        io.info(handle, b"pos", pos)
+        io.info(handle, b"alive", engine_alive)
+        if k == n:  # no dead slot before this step: slot i is engine agent i
+            v, f = self._staging[g]  # copied into fresh learner inputs by _group_obs
+            io.observation(handle, v, f)
+            return RawObs(v, f, engine_alive, pos.astype(np.int64)), engine_alive
+        view = np.empty((k, *view_shape), dtype=np.float32)
+        features = np.empty((k, feat), dtype=np.float32)
+        io.observation(handle, view, features)
+        v = np.zeros((n, *view_shape), dtype=np.float32)
+        f = np.zeros((n, feat), dtype=np.float32)
+        v[slots], f[slots] = view, features
+        positions = np.full((n, 2), -1, dtype=np.int64)
+        positions[slots] = pos
+        alive = np.zeros(n, dtype=bool)
+        alive[slots[engine_alive]] = True
+        return RawObs(v, f, alive, positions), engine_alive
+
+    def _group_obs(self, g: int, raw: RawObs) -> GroupObs:
+        """The learner's view of ``raw``: flat ``[view, features]`` rows, mirrored for a
+        mirrored group, written straight into one output array."""
+        view, features = raw.view, raw.features
+        n, size = view.shape[0], int(np.prod(view.shape[1:]))
+        width = size + (features.shape[1] if self.features else 0)
+        out = np.empty((n, width), dtype=np.float32)
+        out_view = out[:, :size].reshape(view.shape)
+        if self.mirrored[g]:
+            out_view[...] = view[:, :, ::-1, :]
+            if self.features:
+                d = self.groups[g].n_actions
+                tail = out[:, size:]
+                mapping = self.mirror_maps[g]
+                assert mapping is not None
+                tail[:, :ID_BITS] = 0.0
+                tail[:, ID_BITS : ID_BITS + d] = features[:, ID_BITS + mapping]
+                tail[:, ID_BITS + d :] = features[:, ID_BITS + d :]
+        else:
+            out_view[...] = view
+            if self.features:
+                out[:, size:] = features
+        return GroupObs(out, raw.alive, raw.positions)
+
+    @property
+    def raw(self) -> list[RawObs]:
+        """The latest observations of every group in the engine's frame (for scripted
+        players and rendering; overwritten by the next step)."""
+        require(bool(self._raw), "call reset() first")
+        return self._raw
+
+    @property
+    def alive_counts(self) -> list[int]:
+        return [len(s) for s in self._slots]
+
+    # -- API ---------------------------------------------------------------------------------
+    def reset(self, seed: int | None = None) -> tuple[GroupObs, ...]:
+        """Start an episode (seeding the engine when ``seed`` is given) with the env's own
+        map generation."""
+        if seed is not None:
+            self.engine.set_seed(int(seed))
+        self.engine.reset()
+        self.pz.generate_map()
+        self._slots = [np.arange(self.engine.get_num(h)) for h in self.handles]
+        for g, slots in enumerate(self._slots):
+            require(
+                len(slots) <= self.groups[g].n_slots,
+                f"group {self.names[g]}: {len(slots)} agents placed, more than its slots",
+            )
+        self.steps = 0
+        self.deaths = [0] * len(self.handles)
+        self._done = False
+        self._raw = [self._read(g)[0] for g in range(len(self.handles))]
+        return tuple(self._group_obs(g, raw) for g, raw in enumerate(self._raw))
+
+    def to_engine(self, g: int, actions: np.ndarray) -> np.ndarray:
+        """Group ``g``'s actions in its own frame -> the engine's (mirrored groups permuted)."""
+        mapping = self.mirror_maps[g]
+        return actions if mapping is None else mapping[actions]
+
+    def step(self, actions: Sequence[np.ndarray]) -> EnvStep:
+        """One step of every group: ``actions[g]`` is ``(n_slots,)`` ints in the group's own
+        frame; entries of dead slots are ignored."""
+        if self._done:
+            raise RuntimeError("the episode is over; call reset()")
+        require(len(actions) == len(self.handles), f"need actions for {len(self.handles)} groups")
+        io = self._io
+        for g, chosen in enumerate(actions):
+            n, slots = self.groups[g].n_slots, self._slots[g]
+            chosen = np.asarray(chosen, dtype=np.int64)
+            if chosen.shape != (n,):
+                raise ValueError(f"group {self.names[g]}: actions {chosen.shape}, need ({n},)")
+            act = chosen if len(slots) == n else chosen[slots]
+            # one reduction catches both ends: negatives wrap to huge unsigned values
+            if act.size and int(act.view(np.uint64).max()) >= self.groups[g].n_actions:
+                raise ValueError(
+                    f"group {self.names[g]}: actions must be in [0, {self.groups[g].n_actions})"
+                )
+            io.set_action(self.handles[g], self.to_engine(g, act).astype(np.int32))
+        engine_done = bool(self.engine.step())
+        self.steps += 1
+        rewards = []
+        for g, slots in enumerate(self._slots):
+            n = self.groups[g].n_slots
+            r = np.empty(len(slots), dtype=np.float32)
+            io.reward(self.handles[g], r)
+            if len(slots) < n:
+                full = np.zeros(n, dtype=np.float32)
+                full[slots] = r
+                r = full
+            rewards.append(r)
+        read = [self._read(g) for g in range(len(self.handles))]
+        died = []
+        for g, (_, engine_alive) in enumerate(read):
+            d = np.zeros(self.groups[g].n_slots, dtype=bool)
+            d[self._slots[g][~engine_alive]] = True
+            died.append(d)
+            self.deaths[g] += int(d.sum())
+        self.engine.clear_dead()
+        self._slots = [s[a] if not a.all() else s for s, (_, a) in zip(self._slots, read)]
+        self._raw = [raw for raw, _ in read]
+        empty = min(len(s) for s in self._slots) == 0
+        limit = self.steps >= self.max_steps
+        self._done = (
+            engine_done
+            or limit
+            or (self.end_when_empty and empty)
+            or all(len(s) == 0 for s in self._slots)
+        )
+        ends_terminal = self._done and (engine_done or (self.end_when_empty and empty))
+        steps = []
+        for g, raw in enumerate(self._raw):
+            survivors = raw.alive
+            terminated = died[g] | (survivors if ends_terminal else False)
+            truncated = survivors & (self._done and not ends_terminal)
+            next_obs = self._group_obs(g, raw)
+            if self._done:
+                next_obs = next_obs._replace(alive=np.zeros_like(raw.alive))
+            steps.append(GroupStep(next_obs, rewards[g], terminated, truncated))
+        return EnvStep(tuple(steps), self._done, {})
+
+    def episode_info(self) -> dict[str, float]:
+        """Per group: agents that died and survived in the episode, and its kills (the
+        deaths of the groups on the other side, :func:`team_of`)."""
+        info: dict[str, float] = {}
+        for g, (name, deaths, slots) in enumerate(zip(self.names, self.deaths, self._slots)):
+            info[f"{name}/deaths"] = float(deaths)
+            info[f"{name}/survivors"] = float(len(slots))
+            info[f"{name}/kills"] = float(sum(self.deaths[h] for h in self.opponents_of(g)))
+        return info
+
+    # -- scripted players --------------------------------------------------------------------
+    def opponents_of(self, g: int) -> list[int]:
+        """The groups fighting against group ``g`` (another side by :func:`team_of`)."""
+        side = team_of(self.names[g])
+        return [h for h, name in enumerate(self.names) if team_of(name) != side]
+
+    def scripted_player(
+        self, name: str, group: int
+    ) -> Callable[[Sequence[GroupObs], np.random.Generator], np.ndarray]:
+        """``attack-nearest`` or ``attack-weakest`` for ``group`` (actions in its own frame)."""
+        from mfmarl.envs.scripted import SCRIPTED_FOCUS, attack_nearest_actions
+
+        require(
+            name in SCRIPTED_FOCUS,
+            f"no scripted player {name!r}; choose from {', '.join(SCRIPTED_FOCUS)}",
+        )
+        focus = SCRIPTED_FOCUS[name]
+        opponents = self.opponents_of(group)
+        require(bool(opponents), f"group {self.names[group]} has no opponents to attack")
+        layout = self.layouts[group]
+        channel = self._opponent_channel(group, opponents)
+
+        def act(obs: Sequence[GroupObs], rng: np.random.Generator) -> np.ndarray:
+            raw = self._raw[group]
+            enemies = np.concatenate(
+                [self._raw[h].positions[self._raw[h].alive] for h in opponents], axis=0
+            )
+            actions = attack_nearest_actions(raw, enemies, rng, layout, channel, focus)
+            return self.to_engine(group, actions)  # the mirror map is its own inverse
+
+        return act
+
+    def _opponent_channel(self, g: int, opponents: list[int]) -> int:
+        """View channel of the (first) opponent group's presence in group ``g``'s view: the
+        own group's channels come first, then the others in handle order."""
+        c = self.view_shapes[g][2]
+        per_group = (c - 1) // max(1, len(self.engine.get_handles()))
+        order = [g] + [h for h in range(len(self.handles)) if h != g]
+        return 1 + per_group * order.index(opponents[0])
+
+    def render(self, cell: int = 8) -> np.ndarray:
+        """``(H, W, 3)`` uint8 image of the map (headless, numpy only): each group in its own
+        colour (red and blue teams in shades of red and blue), paler with lower hp."""
+        size = self.map_size
+        image = np.full((size, size, 3), 255, dtype=np.uint8)
+        palette = {"red": [230, 30, 30], "blue": [30, 60, 230]}
+        others = [[30, 160, 60], [200, 140, 20], [120, 60, 180], [40, 160, 170]]
+        for g, raw in enumerate(self._raw):
+            side = team_of(self.names[g])
+            colour = np.array(palette.get(side, others[g % len(others)]), dtype=np.float64)
+            alive = raw.alive
+            h, w, _ = self.view_shapes[g]
+            hp = np.clip(raw.view[alive, h // 2, w // 2, 2], 0.0, 1.0)[:, None]
+            shade = 255.0 - (255.0 - colour) * (0.35 + 0.65 * hp)
+            x, y = raw.positions[alive, 0], raw.positions[alive, 1]
+            image[y, x] = shade.astype(np.uint8)
+        return np.repeat(np.repeat(image, cell, axis=0), cell, axis=1)

@@ -1,0 +1,461 @@
+"""One training run into one directory: the only run writer.
+
+Layout of a run directory::
+
+    config.json        the RunSpec (environment source, roles, mean-field rules, every
+                       learner's AlgorithmConfig, TrainConfig), package version, command
+    metrics.csv        one row per episode, namespaced columns (charts/, env/, losses/, ...)
+    tb/                TensorBoard scalars of the same metrics
+    checkpoint/        run.json (episode, the trainer's generator) and one directory per
+                       learner (model.safetensors + checkpoint.json); periodic and final
+    summary.json       the run's RunSummary
+
+A run killed at any moment can be resumed (:func:`resume_run`): from its last checkpoint, or
+from the start when it died before the first one; metric rows after the checkpoint are
+dropped and logged again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from mfmarl import __version__
+from mfmarl.algorithms import AlgorithmConfig, Learner, Policy, make_learner
+from mfmarl.core.errors import ConfigError, require
+from mfmarl.envs.base import MultiGroupEnv
+from mfmarl.envs.source import EnvSource
+from mfmarl.training.checkpoint import (
+    algorithm_config_dict,
+    algorithm_config_from_dict,
+    load_into,
+    load_run_checkpoint,
+    save_run_checkpoint,
+)
+from mfmarl.training.logger import MetricsLogger, truncate_metrics
+from mfmarl.training.loop import TrainConfig, seed_everything, train
+from mfmarl.training.mean_field import MeanFieldRule, parse_mean_field
+from mfmarl.training.roles import Role, check_roles, parse_role
+from mfmarl.training.rundir import read_json, write_json_atomic
+
+log = logging.getLogger(__name__)
+
+TAIL_FRACTION = 0.1
+"""Final metrics are means over this fraction of the last episodes."""
+SUMMARY_PREFIXES = ("env/", "charts/episodic_return", "charts/episode_length")
+CHECKPOINT_DIR = "checkpoint"
+FrozenLoader = Callable[[str, str, int], Policy]
+"""``(path, group, seed) -> policy`` of a ``frozen:PATH`` role playing ``group``."""
+LEARNER_SEED_STRIDE = 1_000_003
+"""Learner k (in group order) is seeded ``seed + k·stride``; the first uses the run's seed."""
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that defines a training run (what ``config.json`` records)."""
+
+    env: EnvSource
+    """Where the environment comes from."""
+    roles: Mapping[str, str]
+    """Who plays each group (``mfmarl.training.roles``), by group name."""
+    algorithms: Mapping[str, AlgorithmConfig]
+    """The settings of each learner, by the name of the group that owns it."""
+    train: TrainConfig
+    """Budget, replay and self-play schedule."""
+    mean_field: Mapping[str, str] = field(default_factory=dict)
+    """ā rule per group (``mfmarl.training.mean_field``); a group not named gets ``own``."""
+    checkpoint_every: int = 0
+    """Also checkpoint every this many episodes (0: only at the end)."""
+    name: str = ""
+    """The environment's name for records and reports (``battle``, ``gaussian-squeeze``)."""
+
+    def __post_init__(self) -> None:
+        require(self.checkpoint_every >= 0, "checkpoint_every must be >= 0")
+        parsed = {group: parse_role(role) for group, role in self.roles.items()}
+        for group, role in parsed.items():
+            if role.learns:
+                require(group in self.algorithms, f"group {group} learns but has no settings")
+                require(
+                    self.algorithms[group].algo == role.arg,
+                    f"group {group}: role {role.arg} but its settings are for "
+                    f"{self.algorithms[group].algo}",
+                )
+        extra = sorted(set(self.algorithms) - {g for g, r in parsed.items() if r.learns})
+        require(not extra, f"settings for group(s) that do not learn: {', '.join(extra)}")
+        for rule in self.mean_field.values():
+            parse_mean_field(rule)
+
+    def parsed_roles(self) -> dict[str, Role]:
+        return {group: parse_role(role) for group, role in self.roles.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "env": self.env.to_dict(),
+            "roles": dict(self.roles),
+            "mean_field": dict(self.mean_field),
+            "algorithms": {g: algorithm_config_dict(c) for g, c in self.algorithms.items()},
+            "train": dataclasses.asdict(self.train),
+            "checkpoint_every": self.checkpoint_every,
+        }
+
+    @staticmethod
+    def from_dict(data: Any) -> RunSpec:
+        try:
+            return RunSpec(
+                env=EnvSource.from_dict(data["env"]),
+                roles={str(k): str(v) for k, v in dict(data["roles"]).items()},
+                algorithms={
+                    str(g): algorithm_config_from_dict(dict(c))
+                    for g, c in dict(data["algorithms"]).items()
+                },
+                train=TrainConfig(**dict(data["train"])),
+                mean_field={str(k): str(v) for k, v in dict(data.get("mean_field") or {}).items()},
+                checkpoint_every=int(data.get("checkpoint_every", 0)),
+                name=str(data.get("name", "")),
+            )
+        except ConfigError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ConfigError(f"not a run's config ({exc})") from exc
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a finished run reports. ``final_metrics`` are means over the last 10% episodes."""
+
+    run_dir: str
+    env: str
+    roles: dict[str, str]
+    n_agents: int
+    """Agent slots over every group."""
+    seed: int
+    episodes: int
+    env_steps: int
+    seconds: float
+    final_metrics: dict[str, float] = field(default_factory=dict)
+    interrupted: bool = False
+    """True when ``should_stop`` ended the run before its last episode."""
+    resumed_from: int | None = None
+    """The episode a resumed session started from (None: a fresh run)."""
+    episodes_this_session: int = 0
+
+    @property
+    def algo(self) -> str:
+        """The first learning group's algorithm."""
+        learning = [r for r in self.roles.values() if parse_role(r).learns]
+        return learning[0] if learning else ""
+
+    @property
+    def final_G(self) -> float:
+        """Mean of ``env/G`` over the last 10% of episodes (nan if the env has no G)."""
+        return self.final_metrics.get("env/G", math.nan)
+
+    @property
+    def final_x(self) -> float:
+        """Mean of ``env/x`` over the last 10% of episodes (nan if the env has no x)."""
+        return self.final_metrics.get("env/x", math.nan)
+
+    @property
+    def seconds_per_episode(self) -> float:
+        return self.seconds / max(self.episodes_this_session, 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary's fields, plus ``algo`` and ``seconds_per_episode``."""
+        data = dataclasses.asdict(self)
+        data["algo"] = self.algo
+        data["seconds_per_episode"] = self.seconds_per_episode
+        return data
+
+
+def tail_length(episodes: int) -> int:
+    """Episodes averaged for the final metrics: ``max(1, ceil(0.1·episodes))``."""
+    return max(1, math.ceil(TAIL_FRACTION * episodes))
+
+
+def _summary_values(metrics: Mapping[str, Any], groups: Sequence[str]) -> dict[str, float]:
+    prefixes = (*SUMMARY_PREFIXES, *(f"{g}/episodic_return" for g in groups))
+    return {
+        k: float(v)
+        for k, v in metrics.items()
+        if k.startswith(prefixes) and isinstance(v, (int, float))
+    }
+
+
+def _tail_means(rows: Sequence[dict[str, float]]) -> dict[str, float]:
+    keys = sorted({k for row in rows for k in row})
+    means = {}
+    for key in keys:
+        values = np.array([row.get(key, math.nan) for row in rows], dtype=np.float64)
+        finite = values[np.isfinite(values)]
+        means[key] = float(finite.mean()) if finite.size else math.nan
+    return means
+
+
+def resolve_device(name: str) -> str:
+    """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``; an unavailable GPU is a
+    ConfigError."""
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    require(
+        name == "cpu" or name == "cuda" or (name.startswith("cuda:") and name[5:].isdigit()),
+        f"device={name!r} must be auto, cpu, cuda or cuda:N",
+    )
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device={name!r}: torch sees no CUDA GPU (use --device cpu or auto)")
+    return name
+
+
+@dataclass
+class Session:
+    """Everything built from a RunSpec: the environment, roles, ā rules and learners."""
+
+    spec: RunSpec
+    env: MultiGroupEnv
+    roles: dict[str, Role]
+    rules: list[MeanFieldRule]
+    learners: dict[str, Learner]
+    frozen: dict[str, Policy]
+    device: str
+
+
+def build_session(
+    spec: RunSpec,
+    trust_env: bool = False,
+    load_frozen: FrozenLoader | None = None,
+) -> Session:
+    """Build the environment and every learner of ``spec`` (validating roles and rules
+    against the environment's groups). ``load_frozen(path, group, seed)`` loads the policies
+    of ``frozen:`` roles."""
+    device = resolve_device(spec.train.device)
+    env = spec.env.build(trust=trust_env)
+    names = [g.name for g in env.groups]
+    roles = spec.parsed_roles()
+    check_roles(roles, names)
+    unknown = sorted(set(spec.mean_field) - set(names))
+    require(not unknown, f"mean field for unknown group(s) {', '.join(unknown)}")
+    fills = {
+        name: spec.algorithms[_owner(roles, name)].initial_mean_action
+        if _owner(roles, name) in spec.algorithms
+        else "zeros"
+        for name in names
+    }
+    rules = [
+        MeanFieldRule(
+            env.groups, i, parse_mean_field(spec.mean_field.get(name, "own")), fills[name]
+        )
+        for i, name in enumerate(names)
+    ]
+    for i, name in enumerate(names):
+        leader = roles[name].follows
+        if leader is not None:
+            j = names.index(leader)
+            require(
+                rules[i].width == rules[j].width,
+                f"group {name} plays with {leader}'s learner but its ā has another width",
+            )
+    learners: dict[str, Learner] = {}
+    for k, name in enumerate(n for n in names if roles[n].learns):
+        spec_g = env.groups[names.index(name)]
+        learners[name] = make_learner(
+            spec.algorithms[name],
+            spec_g.obs_dim,
+            spec_g.n_actions,
+            spec_g.n_slots,
+            device,
+            spec.train.seed + k * LEARNER_SEED_STRIDE,
+            view_shape=spec_g.view_shape,
+            mean_action_dim=rules[names.index(name)].width,
+        )
+    frozen: dict[str, Policy] = {}
+    for i, name in enumerate(names):
+        if roles[name].kind == "frozen":
+            require(load_frozen is not None, f"group {name}: no way to load {roles[name]}")
+            assert load_frozen is not None
+            frozen[name] = load_frozen(roles[name].arg, name, spec.train.seed + i)
+    return Session(spec, env, roles, rules, learners, frozen, device)
+
+
+def _owner(roles: Mapping[str, Role], name: str) -> str:
+    role = roles[name]
+    return name if role.learns else (role.follows or "")
+
+
+def _checkpoint(out: Path, session: Session, episode: int, rng: np.random.Generator) -> None:
+    meta = {
+        "env": session.spec.env.to_dict(),
+        "name": session.spec.name,
+        "roles": dict(session.spec.roles),
+        "mean_field": {str(r.own_spec.name): str(r) for r in session.rules},
+        "train": dataclasses.asdict(session.spec.train),
+        "episode": episode,
+        "train_rng": rng.bit_generator.state,
+    }
+    save_run_checkpoint(out / CHECKPOINT_DIR, session.learners, meta)
+
+
+def train_run(
+    spec: RunSpec,
+    out_dir: str | Path,
+    progress: bool = False,
+    *,
+    command: Sequence[str] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    resume: bool = False,
+    trust_env: bool = False,
+    load_frozen: FrozenLoader | None = None,
+) -> RunSummary:
+    """Train ``spec`` into ``out_dir`` (see the module docstring) and return its summary.
+
+    ``resume``: continue the run in ``out_dir`` from its checkpoint (networks, optimizer
+    state, counters, generators), or from the start when there is none. ``should_stop`` is
+    asked after every episode; once it returns True the run ends there with its checkpoint
+    and summary written (``interrupted=True``). ``progress`` shows a tqdm bar on stderr.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    session = build_session(spec, trust_env, load_frozen)
+    names = [g.name for g in session.env.groups]
+    rng = seed_everything(spec.train.seed)
+    start = 0
+    checkpoint_dir = out / CHECKPOINT_DIR
+    has_checkpoint = any(
+        (checkpoint_dir.with_name(CHECKPOINT_DIR + s) / "run.json").is_file() for s in ("", ".old")
+    )
+    if resume and has_checkpoint:
+        start, rng = _restore(checkpoint_dir, session)
+    if resume:
+        truncate_metrics(out / "metrics.csv", start)
+    else:
+        record = {
+            **spec.to_dict(),
+            "groups": [dataclasses.asdict(g) for g in session.env.groups],
+            "mfmarl_version": __version__,
+            "command": list(command) if command is not None else None,
+        }
+        write_json_atomic(out / "config.json", record)
+    episodes = spec.train.episodes
+    log.info("training %s on %s into %s", dict(spec.roles), spec.name or spec.env.factory, out)
+    tail: deque[dict[str, float]] = deque(maxlen=tail_length(episodes))
+    done = start
+    interrupted = False
+    started = time.perf_counter()
+    # No tqdm object at all without a bar: tqdm creates a multiprocessing lock per process,
+    # which a terminated worker process would leak.
+    bar = (
+        tqdm(
+            total=episodes, initial=start, desc=spec.name or "train", unit="ep", dynamic_ncols=True
+        )
+        if progress
+        else None
+    )
+    logger = MetricsLogger(out, append=resume)
+    try:
+        for metrics in train(
+            session.env,
+            session.roles,
+            session.learners,
+            session.rules,
+            dataclasses.replace(spec.train, device=session.device),
+            frozen=session.frozen,
+            start_episode=start,
+            rng=rng,
+        ):
+            logger.log(metrics)
+            tail.append(_summary_values(metrics, names))
+            done += 1
+            if bar is not None:
+                bar.update(1)
+                if done % 10 == 0:
+                    ret = metrics.get("charts/episodic_return", math.nan)
+                    bar.set_postfix(ret=f"{ret:.4g}")
+            if spec.checkpoint_every and done % spec.checkpoint_every == 0 and done < episodes:
+                _checkpoint(out, session, done, rng)
+            if should_stop is not None and should_stop():
+                interrupted = done < episodes
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+        logger.close()
+    seconds = time.perf_counter() - started
+    _checkpoint(out, session, done, rng)
+    summary = RunSummary(
+        run_dir=str(out),
+        env=spec.name or spec.env.factory,
+        roles=dict(spec.roles),
+        n_agents=sum(g.n_slots for g in session.env.groups),
+        seed=spec.train.seed,
+        episodes=done,
+        env_steps=max((int(lr.env_steps) for lr in session.learners.values()), default=0),
+        seconds=seconds,
+        final_metrics=_tail_means(list(tail)),
+        interrupted=interrupted,
+        resumed_from=start if resume else None,
+        episodes_this_session=done - start,
+    )
+    write_json_atomic(out / "summary.json", summary.to_dict())
+    return summary
+
+
+def _restore(path: Path, session: Session) -> tuple[int, np.random.Generator]:
+    """Load the run's checkpoint into the session's learners; return the next episode and
+    the trainer's generator as saved."""
+    ckpt = load_run_checkpoint(path)
+    missing = sorted(set(session.learners) - set(ckpt.learners))
+    require(not missing, f"checkpoint {ckpt.path} has no learner for {', '.join(missing)}")
+    for group, learner in session.learners.items():
+        load_into(learner, ckpt.learners[group])
+    try:
+        start = int(ckpt.metadata["episode"])
+        rng = np.random.default_rng()
+        rng.bit_generator.state = ckpt.metadata["train_rng"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"checkpoint {ckpt.path}: no resumable trainer state ({exc})") from exc
+    episodes = session.spec.train.episodes
+    require(
+        0 <= start <= episodes,
+        f"checkpoint {ckpt.path} is at episode {start}, outside the run's {episodes}",
+    )
+    return start, rng
+
+
+def read_run_spec(out: str | Path) -> RunSpec:
+    """The RunSpec recorded in a run directory's ``config.json``."""
+    where = Path(out)
+    data = read_json(where / "config.json")
+    try:
+        return RunSpec.from_dict(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}/config.json: {exc}") from exc
+
+
+def resume_run(
+    out_dir: str | Path,
+    progress: bool = False,
+    should_stop: Callable[[], bool] | None = None,
+    trust_env: bool = False,
+    load_frozen: FrozenLoader | None = None,
+) -> RunSummary:
+    """Continue the run in ``out_dir`` with the config recorded there."""
+    spec = read_run_spec(out_dir)
+    return train_run(
+        spec,
+        out_dir,
+        progress,
+        should_stop=should_stop,
+        resume=True,
+        trust_env=trust_env,
+        load_frozen=load_frozen,
+    )
