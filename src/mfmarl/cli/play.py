@@ -31,6 +31,74 @@ def add_parsers(commands: Any) -> None:
     _battle_parser(commands)
     _render_parser(commands)
     _tournament_parser(commands)
+    _evaluate_parser(commands)
+
+
+def _evaluate_parser(commands: Any) -> None:
+    p = commands.add_parser(
+        "evaluate",
+        help="compare each trained group's return with the same group played at random",
+        description="For every group the run trained (or those given with --groups): K "
+        "episodes with every group played by the run's trained policies, and K episodes with "
+        "the same seeds in which that group alone plays uniform random actions. Prints and "
+        "writes (results.json) each group's mean episode return per agent both ways and the "
+        "paired difference with its 95% Student-t interval.",
+    )
+    p.add_argument("run", metavar="RUN", help="a training run's --out directory")
+    p.add_argument("--episodes", type=int, default=30, help="paired episodes [default: 30]")
+    p.add_argument("--seed", type=int, default=10_000, help="seed of episode 0 [default: 10000]")
+    p.add_argument("--groups", nargs="+", default=None, metavar="GROUP", help="groups to test")
+    _add_arena_options(p)
+    add_out_options(p)
+    p.set_defaults(handler=_cmd_evaluate)
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    import torch
+    from tqdm import tqdm
+
+    from mfmarl.evaluation.players import load_player
+    from mfmarl.evaluation.returns import compare_with_random
+    from mfmarl.training.roles import parse_role
+    from mfmarl.training.run import read_run_spec
+    from mfmarl.training.rundir import EXPERIMENT_OUTPUTS, prepare_run_dir, write_json_atomic
+
+    require(2 <= args.episodes <= 100_000, f"--episodes={args.episodes} must be in [2, 100000]")
+    _check_seed(args.seed)
+    require(1 <= args.threads <= 1024, f"--threads={args.threads} must be in [1, 1024]")
+    torch.set_num_threads(args.threads)
+    spec = read_run_spec(args.run)
+    player = load_player(args.run)
+    arena = _arena(args, [player])
+    env = arena.build()
+    trained = [g for g, r in spec.roles.items() if parse_role(r).kind in ("learn", "shared")]
+    groups = list(args.groups or trained)
+    names = [g.name for g in env.groups]
+    unknown = [g for g in groups if g not in names]
+    require(not unknown, f"--groups: no group {', '.join(unknown)} in {', '.join(names)}")
+    for g, _ in enumerate(env.groups):
+        player.actor(env, g, 0)  # every group must be playable before anything is written
+    out = prepare_run_dir(args.out, args.force, EXPERIMENT_OUTPUTS)
+    with tqdm(total=args.episodes, desc="episodes", disable=not args.progress) as bar:
+        results = compare_with_random(
+            env, player, groups, args.episodes, args.seed, lambda e: bar.update(1)
+        )
+    record = {
+        "run": str(args.run),
+        "env": arena.env.to_dict(),
+        "episodes": args.episodes,
+        "seed": args.seed,
+        "groups": [r.to_dict() for r in results],
+    }
+    write_json_atomic(out / "results.json", record)
+    print(f"{'group':<12} {'trained':>9} {'random':>9} {'difference [95% CI]':>30}  beats random")
+    for r in results:
+        ci = f"{r.difference:+.3f} [{r.ci95[0]:+.3f}, {r.ci95[1]:+.3f}]"
+        verdict = "yes" if r.beats_random else "NO"
+        print(f"{r.group:<12} {r.trained:>9.3f} {r.random:>9.3f} {ci:>30}  {verdict}")
+    print(f"mean episode return per agent over {args.episodes} paired episodes")
+    print(f"results: {out / 'results.json'}")
+    return 0
 
 
 def _add_arena_options(p: argparse.ArgumentParser) -> None:

@@ -441,7 +441,7 @@ def _report(summary: RunSummary, out: Path) -> None:
     returns = {
         k.split("/")[0]: v
         for k, v in summary.final_metrics.items()
-        if k.endswith("/episodic_return")
+        if k.endswith("/episodic_return") and not k.startswith("charts/")
     }
     if returns:
         text = ", ".join(f"{g} {v:.3g}" for g, v in returns.items())

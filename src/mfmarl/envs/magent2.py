@@ -41,7 +41,9 @@ from mfmarl.core.errors import ConfigError, require
 from mfmarl.envs.base import EnvStep, GroupObs, GroupSpec, GroupStep
 
 ID_BITS = 10
-"""Features 0–9: the agent id embedding; then the one-hot last action, the last reward."""
+"""Features 0–9 in the combat games: the agent id embedding; then the one-hot last action,
+the last reward (and the position in minimap mode). Some games have no id embedding
+(gather): :meth:`MAgent2Env.id_bits` counts them per group."""
 MAGENT2_ENVS = {
     "battle": "battle_v4",
     "battlefield": "battlefield_v5",
@@ -279,7 +281,7 @@ class MAgent2Env:
         view_binary[..., [0, *(1 + k * per_group for k in range(all_groups))]] = True
         columns = [int(i) for i in np.flatnonzero(view_binary.reshape(-1))]
         if self.features:
-            columns += [size + i for i in range(ID_BITS + n_actions)]
+            columns += [size + i for i in range(self._id_bits(feat, n_actions) + n_actions)]
         return GroupSpec(
             name,
             count,
@@ -289,6 +291,18 @@ class MAgent2Env:
             binary_columns=tuple(int(i) for i in columns),
             grid=(self.map_size, self.map_size),
         )
+
+    def _id_bits(self, feature_dim: int, n_actions: int) -> int:
+        """Length of the id embedding at the start of a feature vector: what is left after
+        the one-hot last action, the last reward and (minimap mode) the position."""
+        minimap = 2 if getattr(self.pz, "minimap_mode", False) else 0
+        bits = feature_dim - n_actions - 1 - minimap
+        require(bits >= 0, f"unexpected MAgent2 features ({feature_dim} for {n_actions} actions)")
+        return bits
+
+    def id_bits(self, g: int) -> int:
+        """Group ``g``'s id-embedding length (10 in the combat games, 0 in gather)."""
+        return self._id_bits(self.feature_dims[g], self.groups[g].n_actions)
 
     # -- reading the engine ------------------------------------------------------------------
     def _read(self, g: int) -> tuple[RawObs, np.ndarray]:
@@ -328,13 +342,13 @@ class MAgent2Env:
         if self.mirrored[g]:
             out_view[...] = view[:, :, ::-1, :]
             if self.features:
-                d = self.groups[g].n_actions
+                d, bits = self.groups[g].n_actions, self.id_bits(g)
                 tail = out[:, size:]
                 mapping = self.mirror_maps[g]
                 assert mapping is not None
-                tail[:, :ID_BITS] = 0.0
-                tail[:, ID_BITS : ID_BITS + d] = features[:, ID_BITS + mapping]
-                tail[:, ID_BITS + d :] = features[:, ID_BITS + d :]
+                tail[:, :bits] = 0.0
+                tail[:, bits : bits + d] = features[:, bits + mapping]
+                tail[:, bits + d :] = features[:, bits + d :]
         else:
             out_view[...] = view
             if self.features:

@@ -107,6 +107,52 @@ class _Side:
     actors: list[GroupActor] = field(default_factory=list)
 
 
+def rollout(
+    env: MultiGroupEnv,
+    actors: Sequence[GroupActor],
+    seed: int,
+    on_step: Callable[[MultiGroupEnv], None] | None = None,
+) -> np.ndarray:
+    """One episode with ``actors[g]`` playing group ``g``: policies act through
+    :func:`~mfmarl.algorithms.policy.act_together` (one batched pass per group), scripted
+    players through their functions. Returns each group's summed reward ``(groups,)``."""
+    obs = env.reset(seed)
+    if on_step is not None:
+        on_step(env)
+    previous = [a.rule.initial() if a.rule is not None else None for a in actors]
+    policies = [g for g, a in enumerate(actors) if a.policy is not None]
+    totals = np.zeros(len(actors))
+    done = False
+    while not done:
+        actions: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * len(actors)
+        if policies:
+            acted = act_together(
+                [actors[g].policy for g in policies],  # type: ignore[misc]
+                [obs[g].obs for g in policies],
+                [previous[g] for g in policies],  # type: ignore[misc]
+                0,
+                [obs[g].alive for g in policies],
+            )
+            for g, (chosen, _) in zip(policies, acted):
+                actions[g] = chosen
+        for g, actor in enumerate(actors):
+            if actor.script is not None:
+                actions[g] = actor.script(obs, actor.rng)
+        result = env.step(actions)
+        alive = [o.alive for o in obs]
+        positions = [o.positions for o in obs]
+        for g in policies:
+            rule = actors[g].rule
+            assert rule is not None
+            previous[g] = rule.compute(actions, alive, positions)
+        totals += [float(s.rewards.sum(dtype=np.float64)) for s in result.groups]
+        obs = tuple(s.next for s in result.groups)
+        done = result.done
+        if on_step is not None:
+            on_step(env)
+    return totals
+
+
 def play_round(
     env: MultiGroupEnv,
     arena: Arena,
@@ -126,41 +172,7 @@ def play_round(
             actors[g] = player.actor(env, g, seed * 2 + side)
     idle = [names[g] for g, a in enumerate(actors) if a is None]
     require(not idle, f"no player for group(s) {', '.join(idle)}")
-    bound = [a for a in actors if a is not None]
-    obs = env.reset(seed)
-    if on_step is not None:
-        on_step(env)
-    previous = [a.rule.initial() if a.rule is not None else None for a in bound]
-    policies = [g for g, a in enumerate(bound) if a.policy is not None]
-    totals = np.zeros(len(names))
-    done = False
-    while not done:
-        actions: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * len(names)
-        if policies:
-            acted = act_together(
-                [bound[g].policy for g in policies],  # type: ignore[misc]
-                [obs[g].obs for g in policies],
-                [previous[g] for g in policies],  # type: ignore[misc]
-                0,
-                [obs[g].alive for g in policies],
-            )
-            for g, (chosen, _) in zip(policies, acted):
-                actions[g] = chosen
-        for g, actor in enumerate(bound):
-            if actor.script is not None:
-                actions[g] = actor.script(obs, actor.rng)
-        result = env.step(actions)
-        alive = [o.alive for o in obs]
-        positions = [o.positions for o in obs]
-        for g in policies:
-            rule = bound[g].rule
-            assert rule is not None
-            previous[g] = rule.compute(actions, alive, positions)
-        totals += [float(s.rewards.sum(dtype=np.float64)) for s in result.groups]
-        obs = tuple(s.next for s in result.groups)
-        done = result.done
-        if on_step is not None:
-            on_step(env)
+    totals = rollout(env, [a for a in actors if a is not None], seed, on_step)
     return _result(env, arena, names, totals, a_side)
 
 

@@ -42,7 +42,9 @@ def _set_output_bias(head: nn.Sequential, bias: torch.Tensor | None) -> None:
 class ViewEncoder(nn.Module):
     """``obs: (B, n, H·W·C + F)`` -> embedding ``(B, n, view_hidden + feature_hidden)``.
 
-    ``precision``: ``fp32``, or ``bf16`` to run the convolutions and the view's dense layer
+    Unpadded 3 × 3 convolutions (``conv_channels``; only as many as the view's size allows),
+    a dense layer on the view and one on the features. ``precision``: ``fp32``, or ``bf16`` to
+    run the convolutions and the view's dense layer
     (almost all of the network's arithmetic) in bfloat16 under torch autocast: weights,
     gradients and optimizer state stay float32, the embedding is returned as float32, and
     everything after it (features, ā, head, losses) runs in float32.
@@ -67,6 +69,8 @@ class ViewEncoder(nn.Module):
         convs: list[nn.Module] = []
         in_channels = channels
         for out_channels in conv_channels:
+            if min(height, width) < 3:  # a small view (MAgent2's deer: 3 x 3) takes fewer
+                break
             convs += [nn.Conv2d(in_channels, out_channels, kernel_size=3), nn.ReLU(inplace=True)]
             in_channels = out_channels
             height, width = height - 2, width - 2

@@ -43,7 +43,10 @@ class TrainConfig:
     buffer_size: int = 80000
     """Replay capacity of each learner, in agent-transitions."""
     updates_per_step: int = 1
-    """Gradient updates of each learner after every environment step."""
+    """Gradient updates of each learner after every ``update_every``-th environment step."""
+    update_every: int = 1
+    """Environment steps between a learner's updates (large groups give big batches: one
+    stored step of a 500-agent group is 500 agent-transitions)."""
     learning_starts: int = 1
     """Agent-transitions a learner stores before its first update."""
     seed: int = 0
@@ -69,6 +72,7 @@ class TrainConfig:
         require(self.batch_size > 0, f"batch_size={self.batch_size} must be > 0")
         require(self.buffer_size > 0, f"buffer_size={self.buffer_size} must be > 0")
         require(self.updates_per_step >= 0, "updates_per_step must be >= 0")
+        require(self.update_every >= 1, f"update_every={self.update_every} must be >= 1")
         require(self.learning_starts >= 1, "learning_starts must be >= 1")
         require(0 <= self.seed < 2**63, f"seed={self.seed} must be in [0, 2**63)")
         device = self.device
@@ -355,7 +359,7 @@ def train(
                 learner.env_steps = step
                 replay = state.replays[name]
                 n_slots = replay.n_agents
-                if len(replay) * n_slots < config.learning_starts:
+                if len(replay) * n_slots < config.learning_starts or step % config.update_every:
                     continue
                 steps_per_batch = max(1, math.ceil(config.batch_size / n_slots))
                 for _ in range(config.updates_per_step):
