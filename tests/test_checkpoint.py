@@ -216,3 +216,87 @@ def test_act_tau_one_acts_with_the_trained_network(
     after, copy = slow.modules()[trained].state_dict(), slow.modules()[acting].state_dict()
     for name, start in before.items():
         torch.testing.assert_close(copy[name], 0.5 * start + 0.5 * after[name])
+
+
+def _forge(path: Path, edit_meta: Callable[[dict], None] | None = None, tensors=None) -> None:
+    """Rewrite a checkpoint with edited metadata and/or tensors and a matching hash, the
+    way a hostile file would look."""
+    import hashlib
+
+    from safetensors.torch import load as st_load
+    from safetensors.torch import save as st_save
+
+    meta = json.loads((path / META_FILE).read_text())
+    if tensors is not None:
+        current = st_load((path / MODEL_FILE).read_bytes())
+        tensors(current)
+        blob = st_save(current)
+        (path / MODEL_FILE).write_bytes(blob)
+        meta["tensors"] = {k: list(v.shape) for k, v in current.items()}
+    if edit_meta is not None:
+        edit_meta(meta)
+    meta["model_sha256"] = hashlib.sha256((path / MODEL_FILE).read_bytes()).hexdigest()
+    (path / META_FILE).write_text(json.dumps(meta))
+
+
+def _set(key: str, value: object) -> Callable[[dict], None]:
+    return lambda meta: meta.__setitem__(key, value)
+
+
+def _nan_weights(tensors: dict) -> None:
+    name = next(k for k in tensors if "/" not in k)
+    tensors[name] = torch.full_like(tensors[name], float("nan"))
+
+
+def _optimizer_index_not_an_int(tensors: dict) -> None:
+    name = next(k for k in tensors if k.startswith("optimizer/"))
+    optimizer, _, field = name.split("/")[1:]
+    tensors[f"optimizer/{optimizer}/abc/{field}"] = tensors.pop(name)
+
+
+def _bad_generator(tensors: dict) -> None:
+    tensors["learner/generator"] = torch.zeros(7, dtype=torch.uint8)
+
+
+def _bad_lr(meta: dict) -> None:
+    for groups in meta["optimizer_param_groups"].values():
+        groups[0]["lr"] = "fast"
+
+
+FORGED = {
+    "tensors is a list": (_set("tensors", []), None, "tensors must be an object"),
+    "deep JSON": (None, None, "not valid JSON"),
+    "view_shape of one side": (_set("view_shape", [13]), None, "view_shape"),
+    "obs_dim 1e12": (_set("obs_dim", 10**12), None, r"obs_dim=1000000000000 must be in"),
+    "n_agents a string": (_set("n_agents", "5"), None, "n_agents='5' must be an integer"),
+    "format 2": (_set("format_version", 2), None, "format_version must be 1"),
+    "NaN weights": (None, _nan_weights, "NaN or infinite"),
+    "optimizer index not an int": (None, _optimizer_index_not_an_int, "bad optimizer tensor name"),
+    "generator of the wrong size": (None, _bad_generator, "bad generator state"),
+    "optimizer lr a string": (_bad_lr, None, "bad optimizer settings"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FORGED))
+def test_forged_checkpoints_with_valid_hashes_fail_in_one_line(case: str, tmp_path: Path) -> None:
+    learner = _learner("mfq")
+    _train_a_little(learner)
+    path = save_checkpoint(tmp_path / "ckpt", learner)
+    edit_meta, edit_tensors, match = FORGED[case]
+    if case == "deep JSON":
+        (path / META_FILE).write_text("[" * 200_000 + "]" * 200_000)
+    else:
+        _forge(path, edit_meta, edit_tensors)
+    _one_line_error(match, lambda: learner_from_checkpoint(path))
+    _one_line_error(match, lambda: load_checkpoint(path, _learner("mfq")))
+
+
+def test_counters_are_restored_only_by_name_and_type(tmp_path: Path) -> None:
+    learner = _learner("mfq")
+    _train_a_little(learner)
+    path = save_checkpoint(tmp_path / "ckpt", learner)
+    _forge(path, _set("learner_state", {"updates": -5, "n_agents": 10**9, "env_steps": 7}))
+    loaded = learner_from_checkpoint(path)
+    assert loaded.n_agents == N
+    assert loaded.updates == 0  # the forged negative count is ignored
+    assert loaded.env_steps == 7

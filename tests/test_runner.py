@@ -32,6 +32,7 @@ def test_prepare_run_dir(tmp_path: Path) -> None:
 
     (out / "metrics.csv").write_text("old")
     (out / "runs" / "x").mkdir(parents=True)
+    assert (out / ".mfmarl").is_file()  # the marker: mfmarl made this directory
     (out / "plot.png").write_text("old")
     (out / "notes.txt").write_text("mine")
     outside = tmp_path / "outside.txt"
@@ -40,15 +41,48 @@ def test_prepare_run_dir(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="--force"):
         prepare_run_dir(out, force=False)
     prepare_run_dir(out, force=True)
-    assert sorted(p.name for p in out.iterdir()) == ["link", "notes.txt"]
+    assert sorted(p.name for p in out.iterdir()) == [".mfmarl", ".mfmarl.lock", "link", "notes.txt"]
     assert outside.read_text() == "keep"
 
 
+def test_force_never_deletes_in_a_directory_mfmarl_did_not_make(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mine = tmp_path / "mine"
+    (mine / "runs").mkdir(parents=True)
+    for name in ("config.json", "holiday.png", "runs/notes.txt"):
+        (mine / name).write_text("mine")
+    with pytest.raises(ConfigError, match="did not write"):
+        prepare_run_dir(mine, force=True)
+    monkeypatch.chdir(mine)
+    for where in ("", ".", str(mine)):
+        with pytest.raises(ConfigError):
+            prepare_run_dir(where, force=True)
+    assert sorted(p.name for p in mine.iterdir()) == ["config.json", "holiday.png", "runs"]
+    assert (mine / "runs" / "notes.txt").read_text() == "mine"
+
+
+def test_a_second_writer_is_refused(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    out = prepare_run_dir(tmp_path / "run", force=False)
+    code = (
+        "import sys; from mfmarl.training.rundir import prepare_run_dir\n"
+        "from mfmarl.core.errors import ConfigError\n"
+        "try:\n    prepare_run_dir(sys.argv[1], force=True)\n"
+        "except ConfigError as e:\n    print(e); sys.exit(2)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True, text=True)
+    assert done.returncode == 2 and "another mfmarl process" in done.stdout
+
+
 def test_force_for_a_single_run_keeps_experiment_outputs(tmp_path: Path) -> None:
-    (tmp_path / "runs").mkdir()
-    (tmp_path / "metrics.csv").write_text("old")
-    prepare_run_dir(tmp_path, force=True, known=RUN_OUTPUTS)
-    assert [p.name for p in tmp_path.iterdir()] == ["runs"]
+    out = prepare_run_dir(tmp_path / "o", force=False)
+    (out / "runs").mkdir()
+    (out / "metrics.csv").write_text("old")
+    prepare_run_dir(out, force=True, known=RUN_OUTPUTS)
+    assert sorted(p.name for p in out.iterdir()) == [".mfmarl", ".mfmarl.lock", "runs"]
 
 
 def test_write_json_atomic(tmp_path: Path) -> None:

@@ -109,6 +109,31 @@ BAD_INPUTS = {
     "negative lr": ["train", "gaussian-squeeze", "--lr", "-1"],
     "not a number": ["train", "gaussian-squeeze", "--episodes", "many"],
     "no workers": ["reproduce", "gaussian-squeeze", "--workers", "0"],
+    # issue 17: every value finite and in a range that fits the machine, before allocating
+    "negative seed": ["train", "gaussian-squeeze", "--seed", "-1"],
+    "seed past 2**64": ["train", "gaussian-squeeze", "--seed", "18446744073709551616"],
+    "no such device": ["train", "gaussian-squeeze", "--device", "foo"],
+    "infinite sigma": ["train", "gaussian-squeeze", "--sigma", "inf"],
+    "huge mu": ["train", "gaussian-squeeze", "--mu", "1e308"],
+    "huge lr": ["train", "gaussian-squeeze", "--lr", "1e308"],
+    "infinite beta": ["train", "gaussian-squeeze", "--beta-start", "inf"],
+    "nan preference": ["train", "gaussian-squeeze", "--initial-preference", "nan"],
+    "1e12 agents": ["train", "gaussian-squeeze", "--n-agents", "1000000000000"],
+    "1e12 actions": ["train", "gaussian-squeeze", "--n-actions", "1000000000000"],
+    "1e12 hidden": ["train", "gaussian-squeeze", "--hidden", "1000000000000"],
+    "1e12 batch": ["train", "gaussian-squeeze", "--batch-size", "1000000000000"],
+    "1e12 buffer": ["train", "gaussian-squeeze", "--buffer-size", "1000000000000"],
+    "battle map 1e12": ["train", "battle", "--map-size", "1000000000000"],
+    "battle team 1e12": ["train", "battle", "--team-size", "1000000000000"],
+    "battle threads 1e12": ["train", "battle", "--threads", "1000000000000"],
+    "battle infinite lr": ["train", "battle", "--lr", "inf"],
+    "battle minimap": ["train", "battle", "--minimap"],
+    "ising tiny temperature": ["reproduce", "ising", "--temperatures", "1e-300"],
+    "ising huge temperature": ["reproduce", "ising", "--temperatures", "1e308"],
+    "ising huge lattice": ["reproduce", "ising", "--lattice", "100000"],
+    "ising huge lambda": ["reproduce", "ising", "--lambda", "1e308"],
+    "magent2 negative seed": ["train", "magent2", "--env", "battle", "--seed", "-1"],
+    "pettingzoo missing module": ["train", "pettingzoo", "--env", "no_such_module:make"],
 }
 
 
@@ -213,3 +238,19 @@ def test_ctrl_c_exits_130_and_keeps_files(tmp_path: Path) -> None:
     summary = json.loads((out / "summary.json").read_text())
     assert summary["interrupted"] is True
     assert (out / "checkpoint" / "agent" / "model.safetensors").is_file()
+
+
+@pytest.mark.parametrize("player", [".", "/"])
+def test_a_directory_without_a_name_is_not_a_player(
+    player: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["battle", player, "random", "--out", str(tmp_path / "m"), "--rounds", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mfmarl: error: player") and err.count("\n") == 1, err
+
+
+def test_an_unwritable_path_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    out = "/proc/mfmarl-cannot-write-here"
+    code = main(["train", "gaussian-squeeze", "--n-agents", "4", "--episodes", "1", "--out", out])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("mfmarl: error: ") and err.count("\n") == 1, err

@@ -50,7 +50,7 @@ def test_a_shorter_budget_rescales_the_exploration_schedules() -> None:
         ("nonsense=1", "no such setting"),
         ("seed=1", "--seeds"),
         ("lr", "expected KEY=VALUE"),
-        ("lr=-1", "lr=-1.0 must be > 0"),
+        ("lr=-1", "lr=-1.0 must be in (0, 1e6]"),
     ],
 )
 def test_wrong_values_are_one_line_errors(

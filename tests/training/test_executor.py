@@ -60,3 +60,60 @@ def test_unreachable_ray_address_is_a_config_error_at_once() -> None:
 def test_workers_must_be_positive() -> None:
     with pytest.raises(ConfigError):
         LocalExecutor(0)
+
+
+def _sleep_long(seconds: float) -> float:
+    import time
+
+    time.sleep(seconds)
+    return seconds
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` exists and is not a zombie (an exited child nobody reaped yet)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_workers_die_with_a_killed_parent(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """kill -9 of the parent of a pool: its workers end too, within a few seconds."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    code = (
+        "import sys, time\n"
+        "sys.path.insert(0, sys.argv[1])\n"
+        "from test_executor import _sleep_long\n"
+        "from mfmarl.parallel.executor import LocalExecutor, Task\n"
+        "LocalExecutor(2).map([Task(str(i), _sleep_long, (60.0,)) for i in range(2)])\n"
+    )
+    here = os.path.dirname(os.path.abspath(__file__))
+    parent = subprocess.Popen([sys.executable, "-c", code, here])
+    try:
+        deadline = time.monotonic() + 60
+        children: list[int] = []
+        while time.monotonic() < deadline and len(children) < 2:
+            time.sleep(0.5)
+            out = subprocess.run(
+                ["pgrep", "-P", str(parent.pid)], capture_output=True, text=True
+            ).stdout
+            children = [int(p) for p in out.split()]
+        assert children, "the pool never started"
+        time.sleep(3)  # the workers have picked up their tasks
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 10
+        alive = children
+        while time.monotonic() < deadline and alive:
+            time.sleep(0.5)
+            alive = [p for p in alive if _running(p)]
+        assert not alive, f"orphaned workers still running: {alive}"
+    finally:
+        if parent.poll() is None:
+            parent.kill()

@@ -5,7 +5,7 @@ A learner learns: ``update()`` is one gradient step on a replay batch. What acts
 out: its own acting policy, frozen snapshots, and the one trained players use.
 """
 
-from mfmarl.algorithms.base import Learner, make_learner
+from mfmarl.algorithms.base import Learner, check_learner_sizes, make_learner
 from mfmarl.algorithms.config import ALGORITHM_NAMES, ALGORITHMS, AlgorithmConfig
 from mfmarl.algorithms.mfac import MeanFieldActorCritic
 from mfmarl.algorithms.mfq import MeanFieldQ
@@ -20,5 +20,6 @@ __all__ = [
     "MeanFieldQ",
     "Policy",
     "act_together",
+    "check_learner_sizes",
     "make_learner",
 ]

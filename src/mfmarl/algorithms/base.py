@@ -21,7 +21,7 @@ from mfmarl.algorithms.config import ALGORITHM_NAMES, ALGORITHMS, AlgorithmConfi
 from mfmarl.algorithms.lagged import LaggedCopy, ModuleTensors, soft_update
 from mfmarl.algorithms.policy import ACT_CHUNK, Policy, act_together, sample_categorical
 from mfmarl.buffers import Batch, living_rows
-from mfmarl.core.errors import require
+from mfmarl.core.errors import MAX_AGENTS, MAX_FEATURES, MAX_WIDTH, require, require_int_in
 from mfmarl.core.policy import boltzmann_policy, softmax
 from mfmarl.core.schedules import ConstantSchedule, ExponentialSchedule, LinearSchedule, Schedule
 from mfmarl.networks import QNetwork, ViewQNetwork
@@ -388,5 +388,31 @@ def make_learner(
     from mfmarl.algorithms.mfac import MeanFieldActorCritic
     from mfmarl.algorithms.mfq import MeanFieldQ
 
+    check_learner_sizes(obs_dim, n_actions, n_agents, view_shape, mean_action_dim)
     cls = MeanFieldQ if config.algo in ("mfq", "iql") else MeanFieldActorCritic
     return cls(config, obs_dim, n_actions, n_agents, device, seed, view_shape, mean_action_dim)
+
+
+def check_learner_sizes(
+    obs_dim: int,
+    n_actions: int,
+    n_agents: int,
+    view_shape: tuple[int, int, int] | None = None,
+    mean_action_dim: int | None = None,
+) -> None:
+    """Raise :class:`ConfigError` unless every size is an integer in a range that fits a
+    machine (checked before anything is allocated)."""
+    require_int_in("obs_dim", obs_dim, 0, MAX_FEATURES)
+    require_int_in("n_actions", n_actions, 1, MAX_WIDTH)
+    require_int_in("n_agents", n_agents, 1, MAX_AGENTS)
+    if mean_action_dim is not None:
+        require_int_in("mean_action_dim", mean_action_dim, 1, MAX_WIDTH)
+    if view_shape is not None:
+        require(len(view_shape) == 3, f"view_shape={view_shape} must be (H, W, C)")
+        for side in view_shape:
+            require_int_in("view_shape side", side, 1, MAX_WIDTH)
+        height, width, channels = view_shape
+        require(
+            height * width * channels <= obs_dim,
+            f"view_shape={tuple(view_shape)} is larger than obs_dim={obs_dim}",
+        )

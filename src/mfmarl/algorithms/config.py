@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from mfmarl.core.errors import require, require_choice
+from mfmarl.core.errors import MAX_STEPS, MAX_WIDTH, require, require_choice, require_int_in
 from mfmarl.networks import PRECISIONS
 
 Algo = Literal["mfq", "mfac", "iql", "iac"]
@@ -131,16 +131,21 @@ class AlgorithmConfig:
         require_choice("actor_gradient", self.actor_gradient, ("sampled", "expected", "natural"))
         require_choice("actor_encoder", self.actor_encoder, ("critic", "own"))
         require_choice("precision", self.precision, PRECISIONS)
-        require(all(h > 0 for h in self.hidden), f"hidden={self.hidden} sizes must be > 0")
-        require(self.lr > 0, f"lr={self.lr} must be > 0")
-        require(self.actor_lr > 0, f"actor_lr={self.actor_lr} must be > 0")
+        require(len(self.hidden) <= 16, f"hidden={self.hidden} must have at most 16 layers")
+        for width in self.hidden:
+            require_int_in("hidden size", width, 1, MAX_WIDTH)
+        for name in ("lr", "actor_lr"):
+            value = getattr(self, name)
+            require(0 < value <= 1e6, f"{name}={value} must be in (0, 1e6]")
         require(0.0 <= self.gamma <= 1.0, f"gamma={self.gamma} must be in [0, 1]")
-        require(self.beta_start > 0 and self.beta_end > 0, "beta_start and beta_end must be > 0")
+        for name in ("beta_start", "beta_end"):
+            value = getattr(self, name)
+            require(0 < value <= 1e12, f"{name}={value} must be in (0, 1e12]")
         for name in ("epsilon_start", "epsilon_end"):
             value = getattr(self, name)
             require(0.0 <= value <= 1.0, f"{name}={value} must be in [0, 1]")
         for name in ("beta_steps", "epsilon_steps"):
-            require(getattr(self, name) >= 0, f"{name}={getattr(self, name)} must be >= 0")
+            require_int_in(name, getattr(self, name), 0, MAX_STEPS)
         for name in ("target_tau", "act_tau"):
             value = getattr(self, name)
             require(0.0 < value <= 1.0, f"{name}={value} must be in (0, 1]")
@@ -149,9 +154,13 @@ class AlgorithmConfig:
             0.0 < self.reward_stats_rate <= 1.0,
             f"reward_stats_rate={self.reward_stats_rate} must be in (0, 1]",
         )
-        require(self.advantage_decay >= 0, f"advantage_decay={self.advantage_decay} must be >= 0")
-        require(self.entropy_coef >= 0, f"entropy_coef={self.entropy_coef} must be >= 0")
-        require(self.grad_clip >= 0, f"grad_clip={self.grad_clip} must be >= 0")
+        for name in ("advantage_decay", "entropy_coef", "grad_clip"):
+            value = getattr(self, name)
+            require(0 <= value <= 1e12, f"{name}={value} must be in [0, 1e12]")
+        require(
+            abs(self.initial_preference) <= 1e6,
+            f"initial_preference={self.initial_preference} must be in [-1e6, 1e6]",
+        )
 
     @property
     def uses_mean_action(self) -> bool:

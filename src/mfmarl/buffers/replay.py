@@ -13,6 +13,8 @@ switches the buffer to plain storage (converting what it holds), so nothing is e
 
 from __future__ import annotations
 
+import math
+import os
 from typing import NamedTuple
 
 import numpy as np
@@ -176,6 +178,9 @@ class AgentReplay:
         binary_columns: np.ndarray | None = None,
     ) -> None:
         require(capacity > 0, f"buffer capacity={capacity} must be > 0")
+        obs_size = int(np.prod(obs_shape, dtype=np.float64))
+        per_row = 2 * obs_size * np.dtype(obs_dtype).itemsize + 8 * n_actions + 20
+        require_fits_in_memory("replay buffer", float(capacity) * n_agents * per_row)
         self.capacity = capacity
         self.n_agents = n_agents
         self.size = 0
@@ -270,3 +275,22 @@ class AgentReplay:
             dones=t(self.dones),
             alive=t(self.alive),
         )
+
+
+def physical_memory_bytes() -> float:
+    """This machine's physical memory (inf when the OS does not say)."""
+    try:
+        return float(os.sysconf("SC_PAGE_SIZE")) * float(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return math.inf
+
+
+def require_fits_in_memory(what: str, n_bytes: float) -> None:
+    """Raise :class:`ConfigError` when ``n_bytes`` exceed this machine's physical memory
+    (checked before allocating, so a huge size fails in one line instead of swapping)."""
+    total = physical_memory_bytes()
+    require(
+        n_bytes <= total,
+        f"{what} needs {n_bytes / 2**30:.1f} GiB, more than this machine's "
+        f"{total / 2**30:.1f} GiB of memory (lower its size)",
+    )

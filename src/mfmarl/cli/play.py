@@ -155,12 +155,19 @@ def _arena(args: argparse.Namespace, players: list[Any]) -> Any:
 
     env = None
     if args.env is not None:
-        try:
-            kwargs = json.loads(args.env_kwargs or "{}")
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"--env-kwargs: not JSON ({exc.msg})") from exc
-        require(isinstance(kwargs, dict), "--env-kwargs must be a JSON object")
-        env = EnvSource(args.env, kwargs)
+        kwargs: Any = None
+        if args.env_kwargs is not None:
+            try:
+                kwargs = json.loads(args.env_kwargs)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"--env-kwargs: not JSON ({exc.msg})") from exc
+            require(isinstance(kwargs, dict), "--env-kwargs must be a JSON object")
+        recorded = [p.env for p in players if p.trained and p.env is not None]
+        same = [r for r in recorded if r.factory == args.env]
+        if kwargs is None and same:  # --env confirms the run's own factory: keep its settings
+            env = EnvSource(args.env, dict(same[0].kwargs), same[0].adapter)
+        else:
+            env = EnvSource(args.env, kwargs or {})
     elif args.env_kwargs is not None:
         raise ConfigError("--env-kwargs needs --env")
     overrides = {

@@ -15,6 +15,8 @@ is trusted (the user typed it, ``--env MODULE:FACTORY``).
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,12 +28,16 @@ TRUSTED_PACKAGES = ("mfmarl", "magent2", "pettingzoo")
 
 
 def load_factory(spec: str) -> Any:
-    """``"package.module:function"`` -> the function (a ConfigError naming what is wrong)."""
+    """``"package.module:function"`` -> the function (a ConfigError naming what is wrong).
+    Modules in the current directory are found too, as ``python -m`` finds them."""
     module_name, sep, attr = spec.partition(":")
     require(
         bool(sep) and bool(module_name) and bool(attr),
         f"env factory {spec!r}: expected MODULE:FACTORY, e.g. mypkg.envs:make_env",
     )
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:  # as `python -m` does: modules beside you
+        sys.path.append(cwd)
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:

@@ -24,6 +24,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -121,10 +122,36 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
-def _init_worker() -> None:
-    """Pool workers: one torch thread; Ctrl-C is handled by the parent only."""
+def die_with_parent(parent: int) -> None:
+    """Make the kernel kill this process when its parent ``parent`` dies (Linux ``prctl``),
+    and watch it from a daemon thread as well: a pool worker whose parent was killed
+    (``kill -9``), even while the worker was still starting, must not go on training into
+    files nobody will read."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the parent died before the call took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="mfmarl-parent-watch").start()
+
+
+def _init_worker(parent: int) -> None:
+    """Pool workers: one torch thread; Ctrl-C is handled by the parent only; they end with
+    their parent (the process ``parent`` that made the pool)."""
     import torch
 
+    die_with_parent(parent)
     torch.set_num_threads(1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
@@ -175,7 +202,10 @@ class LocalExecutor:
     ) -> None:
         context = multiprocessing.get_context("spawn")
         pool = futures.ProcessPoolExecutor(
-            min(self.workers, len(tasks)), mp_context=context, initializer=_init_worker
+            min(self.workers, len(tasks)),
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(os.getpid(),),
         )
         try:
             pending = {pool.submit(run_task, task): i for i, task in enumerate(tasks)}

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import math
 import os
 import shutil
 import typing
@@ -31,8 +32,8 @@ from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_save
 
 from mfmarl import __version__
-from mfmarl.algorithms import AlgorithmConfig, Learner, make_learner
-from mfmarl.core.errors import ConfigError
+from mfmarl.algorithms import AlgorithmConfig, Learner, check_learner_sizes, make_learner
+from mfmarl.core.errors import MAX_FEATURES, MAX_STEPS, ConfigError, require, require_int_in
 from mfmarl.training.rundir import write_bytes_atomic, write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -229,6 +230,10 @@ def resolve_checkpoint_dir(path: str | Path, marker: str = META_FILE) -> Path:
     """``path``, or ``<path>.old`` when a save was killed between its two renames (``marker``:
     the file a complete checkpoint has)."""
     where = Path(path)
+    if not where.name:  # "." or "..": name the directory itself
+        where = where.resolve()
+    if not where.name:  # the file system root
+        return where
     old = _sibling(where, ".old")
     if not (where / marker).is_file() and (old / marker).is_file():
         log.warning("checkpoint %s: using %s (a save was interrupted)", where, old)
@@ -246,14 +251,46 @@ def _read_metadata(where: Path) -> dict[str, Any]:
 
     try:
         meta = json.loads((where / META_FILE).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ConfigError(f"checkpoint {where}: {META_FILE} is not valid JSON") from exc
     if not isinstance(meta, dict):
         raise ConfigError(f"checkpoint {where}: {META_FILE} is not a JSON object")
     for key in REQUIRED_KEYS:
         if key not in meta:
             raise ConfigError(f"checkpoint {where}: {META_FILE} lacks {key!r}")
+    try:
+        _check_metadata(meta)
+    except ConfigError as exc:
+        raise ConfigError(f"checkpoint {where}: bad {META_FILE} ({exc})") from exc
     return meta
+
+
+def _check_metadata(meta: dict[str, Any]) -> None:
+    """The schema of ``checkpoint.json``: field types, and sizes bounded before anything
+    is allocated from them."""
+    require(meta["format_version"] == FORMAT_VERSION, f"format_version must be {FORMAT_VERSION}")
+    require(isinstance(meta["algorithm"], str), "algorithm must be a string")
+    require(isinstance(meta["config"], dict), "config must be an object")
+    require(isinstance(meta["model_sha256"], str), "model_sha256 must be a string")
+    shapes = meta["tensors"]
+    require(isinstance(shapes, dict), "tensors must be an object of shapes")
+    for name, shape in shapes.items():
+        require(isinstance(shape, list) and len(shape) <= 8, f"tensor {name}: bad shape")
+        for side in shape:
+            require_int_in(f"tensor {name} side", side, 0, MAX_FEATURES)
+    for key in ("learner_state", "optimizer_param_groups"):
+        require(isinstance(meta.get(key, {}), dict), f"{key} must be an object")
+    view = meta.get("view_shape")
+    require(view is None or isinstance(view, list), "view_shape must be a list or null")
+    sizes = {k: meta[k] for k in ("obs_dim", "n_actions", "n_agents") if k in meta}
+    if len(sizes) == 3:
+        check_learner_sizes(
+            sizes["obs_dim"],
+            sizes["n_actions"],
+            sizes["n_agents"],
+            tuple(view) if view is not None else None,  # type: ignore[arg-type]
+            meta.get("mean_action_dim") or None,
+        )
 
 
 def _read_tensors(where: Path, meta: dict[str, Any]) -> dict[str, torch.Tensor]:
@@ -272,7 +309,20 @@ def _read_tensors(where: Path, meta: dict[str, Any]) -> dict[str, torch.Tensor]:
     for name, tensor in tensors.items():
         if list(tensor.shape) != shapes.get(name):
             raise ConfigError(f"checkpoint {where}: tensor {name} does not match {META_FILE}")
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise ConfigError(f"checkpoint {where}: tensor {name} holds NaN or infinite values")
+        if name.startswith(OPTIMIZER_PREFIX) and _optimizer_key(name) is None:
+            raise ConfigError(f"checkpoint {where}: bad optimizer tensor name {name!r}")
     return tensors
+
+
+def _optimizer_key(name: str) -> tuple[str, int, str] | None:
+    """``optimizer/<optimizer>/<param index>/<field>`` split into its parts (None when the
+    name has another form)."""
+    parts = name[len(OPTIMIZER_PREFIX) :].split("/")
+    if len(parts) != 3 or not parts[1].isdigit() or not parts[2]:
+        return None
+    return parts[0], int(parts[1]), parts[2]
 
 
 def _check_shapes(where: Path, expected: dict[str, torch.Tensor], found: dict[str, Any]) -> None:
@@ -293,18 +343,46 @@ def _check_shapes(where: Path, expected: dict[str, torch.Tensor], found: dict[st
 def _restore_optimizers(learner: Learner, ckpt: Checkpoint) -> None:
     groups = ckpt.metadata.get("optimizer_param_groups") or {}
     for name, optimizer in learner.optimizers().items():
-        prefix = f"{OPTIMIZER_PREFIX}{name}/"
         state: dict[int, dict[str, torch.Tensor]] = {}
         for key, tensor in ckpt.tensors.items():
-            if key.startswith(prefix):
-                index, field = key[len(prefix) :].split("/", 1)
-                state.setdefault(int(index), {})[field] = tensor
+            parts = _optimizer_key(key) if key.startswith(OPTIMIZER_PREFIX) else None
+            if parts is not None and parts[0] == name:
+                state.setdefault(parts[1], {})[parts[2]] = tensor
         if name not in groups:
             continue
+        if not _param_groups_valid(groups[name]):
+            raise ConfigError(f"checkpoint {ckpt.path}: bad optimizer settings for {name}")
         try:
             optimizer.load_state_dict({"state": state, "param_groups": groups[name]})
         except (ValueError, KeyError, TypeError, RuntimeError) as exc:
             log.warning("optimizer %s state not restored: %s", name, _first_line(exc))
+
+
+NUMERIC_OPTIMIZER_FIELDS = ("lr", "betas", "eps", "weight_decay", "momentum", "dampening")
+
+
+def _param_groups_valid(groups: Any) -> bool:
+    """Optimizer param groups as JSON: a list of objects whose ``params`` are indices and
+    whose numeric settings are finite numbers."""
+    if not isinstance(groups, list):
+        return False
+    for group in groups:
+        if not isinstance(group, dict):
+            return False
+        params = group.get("params")
+        if not isinstance(params, list) or not all(type(i) is int for i in params):
+            return False
+        for key in NUMERIC_OPTIMIZER_FIELDS:
+            if key in group and not _finite_numbers(group[key]):
+                return False
+    return True
+
+
+def _finite_numbers(value: Any) -> bool:
+    values = value if isinstance(value, list) else [value]
+    return all(
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in values
+    )
 
 
 def _restore_learner_state(learner: Learner, ckpt: Checkpoint) -> None:
@@ -316,7 +394,7 @@ def _restore_learner_state(learner: Learner, ckpt: Checkpoint) -> None:
         if name == "generator":
             try:
                 learner.generator.set_state(tensor)
-            except (RuntimeError, TypeError) as exc:
+            except (RuntimeError, TypeError, ValueError) as exc:
                 raise ConfigError(f"checkpoint {ckpt.path}: bad generator state") from exc
             continue
         current = getattr(learner, name, None)
@@ -327,7 +405,9 @@ def _restore_learner_state(learner: Learner, ckpt: Checkpoint) -> None:
     if isinstance(state, dict):
         for name, kind in LEARNER_COUNTERS.items():
             value = state.get(name)
-            if type(value) is kind:
+            if kind is bool and type(value) is bool:
+                setattr(learner, name, value)
+            elif kind is int and type(value) is int and 0 <= value <= MAX_STEPS:
                 setattr(learner, name, value)
 
 

@@ -26,7 +26,7 @@ import torch
 
 from mfmarl.algorithms import Learner, Policy, act_together
 from mfmarl.buffers import AgentReplay, StoredObs
-from mfmarl.core.errors import require
+from mfmarl.core.errors import MAX_AGENTS, MAX_REPLAY, MAX_STEPS, require, require_int_in
 from mfmarl.envs.base import GroupObs, GroupSpec, MultiGroupEnv
 from mfmarl.training.mean_field import MeanFieldRule
 from mfmarl.training.roles import Role
@@ -68,9 +68,9 @@ class TrainConfig:
     learner's replay (off-policy experience Q-learning can use)."""
 
     def __post_init__(self) -> None:
-        require(self.episodes > 0, f"episodes={self.episodes} must be > 0")
-        require(self.batch_size > 0, f"batch_size={self.batch_size} must be > 0")
-        require(self.buffer_size > 0, f"buffer_size={self.buffer_size} must be > 0")
+        require_int_in("episodes", self.episodes, 1, MAX_STEPS)
+        require_int_in("batch_size", self.batch_size, 1, MAX_AGENTS)
+        require_int_in("buffer_size", self.buffer_size, 1, MAX_REPLAY)
         require(self.updates_per_step >= 0, "updates_per_step must be >= 0")
         require(self.update_every >= 1, f"update_every={self.update_every} must be >= 1")
         require(self.learning_starts >= 1, "learning_starts must be >= 1")

@@ -47,7 +47,7 @@ from mfmarl.training.logger import MetricsLogger, truncate_metrics
 from mfmarl.training.loop import TrainConfig, seed_everything, train
 from mfmarl.training.mean_field import MeanFieldRule, parse_mean_field
 from mfmarl.training.roles import Role, check_roles, parse_role
-from mfmarl.training.rundir import read_json, write_json_atomic
+from mfmarl.training.rundir import lock_run_dir, read_json, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -333,6 +333,8 @@ def train_run(
     has_checkpoint = any(
         (checkpoint_dir.with_name(CHECKPOINT_DIR + s) / "run.json").is_file() for s in ("", ".old")
     )
+    if resume:
+        lock_run_dir(out)  # a second writer of this run is refused
     if resume and has_checkpoint:
         start, rng = _restore(checkpoint_dir, session)
     if resume:

@@ -54,24 +54,68 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path)
 
 
+MARKER = ".mfmarl"
+"""The file that marks a directory as mfmarl's output (written when mfmarl takes it)."""
+LOCK = ".mfmarl.lock"
+"""Held (``flock``) by the process that writes the directory."""
+_HELD_LOCKS: dict[str, int] = {}
+
+
+def lock_run_dir(out: Path) -> None:
+    """Lock ``out`` for this process's lifetime (nothing when it holds the lock already);
+    another process writing it is a one-line ConfigError."""
+    key = str(out.resolve())
+    if key in _HELD_LOCKS:
+        return
+    try:
+        fd = os.open(out / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise ConfigError(f"--out {out}: cannot write there ({exc.strerror})") from exc
+    try:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except ImportError:  # not POSIX: no lock
+        pass
+    except OSError as exc:
+        os.close(fd)
+        raise ConfigError(f"--out {out} is being written by another mfmarl process") from exc
+    _HELD_LOCKS[key] = fd
+
+
 def prepare_run_dir(
     path: str | os.PathLike[str], force: bool, known: Iterable[str] = KNOWN_OUTPUTS
 ) -> Path:
-    """Create the output directory ``path`` and return it.
+    """Create (or take) the output directory ``path``, lock it, and return it.
 
-    An existing non-empty directory is refused unless ``force``; with ``force`` the entries
-    matching ``known`` (mfmarl's own outputs) are deleted. Nothing outside ``path`` is touched.
-    Raises :class:`ConfigError` when ``path`` is a file or cannot be created.
+    An existing non-empty directory is refused unless ``force``; with ``force`` it must be a
+    directory mfmarl made (its ``.mfmarl`` marker), and only the entries matching ``known``
+    (mfmarl's own outputs) are deleted: anything else there, and anything outside ``path``,
+    is left alone. The current directory, ``""`` and ``/`` are refused. Raises
+    :class:`ConfigError` when ``path`` is a file, cannot be created, or is written by another
+    mfmarl process.
     """
-    out = Path(path)
+    text = os.fspath(path)
+    if not text.strip():
+        raise ConfigError("--out: give the output directory a name")
+    out = Path(text)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} is a file, not a directory")
+    resolved = out.resolve()
+    if resolved == Path.cwd().resolve() or resolved == Path(resolved.anchor):
+        raise ConfigError(f"--out {out}: use a directory of its own, not the current or root one")
     if out.is_dir():
-        entries = sorted(out.iterdir())
+        entries = sorted(e for e in out.iterdir() if e.name not in (MARKER, LOCK))
         if entries and not force:
             raise ConfigError(
                 f"--out {out} is not empty; pass --force to overwrite mfmarl's outputs there"
             )
+        if entries and not (out / MARKER).is_file():
+            raise ConfigError(
+                f"--out {out} holds files that mfmarl did not write (it has no {MARKER} "
+                "marker): nothing is deleted there; choose another --out"
+            )
+        lock_run_dir(out)
         known = tuple(known)
         for entry in entries:
             if _is_known(entry.name, known):
@@ -79,8 +123,13 @@ def prepare_run_dir(
                 _remove(entry)
     try:
         out.mkdir(parents=True, exist_ok=True)
+        if not (out / MARKER).is_file():
+            write_text_atomic(
+                out / MARKER, "written by mfmarl; --force may delete its outputs here\n"
+            )
     except OSError as exc:
         raise ConfigError(f"--out {out}: cannot create the directory ({exc.strerror})") from exc
+    lock_run_dir(out)
     return out
 
 

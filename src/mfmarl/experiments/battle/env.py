@@ -94,8 +94,8 @@ class BattleConfig:
 
     def __post_init__(self) -> None:
         require(
-            isinstance(self.map_size, (int, np.integer)) and self.map_size >= 12,
-            f"map_size={self.map_size} must be an integer >= 12",
+            isinstance(self.map_size, (int, np.integer)) and 12 <= self.map_size <= 2000,
+            f"map_size={self.map_size} must be an integer in [12, 2000]",
         )
         require(
             isinstance(self.max_steps, (int, np.integer)) and self.max_steps >= 1,
@@ -109,11 +109,12 @@ class BattleConfig:
             "dead_penalty",
         ):
             value = getattr(self, name)
-            require(math.isfinite(value), f"{name}={value} must be finite")
+            require(abs(value) <= 1e6, f"{name}={value} must be in [-1e6, 1e6]")
         if self.team_size is not None:
             require(
-                isinstance(self.team_size, (int, np.integer)) and self.team_size >= 1,
-                f"team_size={self.team_size} must be an integer >= 1",
+                isinstance(self.team_size, (int, np.integer))
+                and 1 <= self.team_size <= self.map_size**2,
+                f"team_size={self.team_size} must be an integer in [1, map_size²]",
             )
             placed = len(battle_layout(self.map_size, self.team_size)[0])
             require(

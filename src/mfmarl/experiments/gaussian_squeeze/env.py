@@ -17,7 +17,7 @@ import gymnasium
 import numpy as np
 from pettingzoo import ParallelEnv
 
-from mfmarl.core.errors import require
+from mfmarl.core.errors import MAX_AGENTS, MAX_WIDTH, require, require_int_in
 from mfmarl.envs.base import EnvStep, GroupObs, GroupSpec, GroupStep
 
 
@@ -35,10 +35,10 @@ class GaussianSqueezeConfig:
     """Number of actions D; agent j picks a_j ∈ {0, ..., D−1}."""
 
     def __post_init__(self) -> None:
-        require(self.n_agents > 0, f"n_agents={self.n_agents} must be > 0")
-        require(self.sigma > 0, f"sigma={self.sigma} must be > 0")
-        require(math.isfinite(self.mu), f"mu={self.mu} must be a finite number")
-        require(self.n_actions >= 2, f"n_actions={self.n_actions} must be >= 2")
+        require_int_in("n_agents", self.n_agents, 1, MAX_AGENTS)
+        require_int_in("n_actions", self.n_actions, 2, MAX_WIDTH)
+        require(0 < self.sigma <= 1e100, f"sigma={self.sigma} must be in (0, 1e100]")
+        require(abs(self.mu) <= 1e100, f"mu={self.mu} must be in [-1e100, 1e100]")
 
 
 def squeeze_reward(x: np.ndarray | float, mu: float, sigma: float) -> np.ndarray | float:

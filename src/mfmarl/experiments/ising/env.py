@@ -46,11 +46,12 @@ class IsingConfig:
 
     def __post_init__(self) -> None:
         require(
-            isinstance(self.lattice, (int, np.integer)) and self.lattice >= 2,
-            f"lattice={self.lattice} must be an integer >= 2",
+            isinstance(self.lattice, (int, np.integer)) and 2 <= self.lattice <= 3000,
+            f"lattice={self.lattice} must be an integer in [2, 3000]",
         )
-        require(math.isfinite(self.coupling), f"coupling={self.coupling} must be finite")
-        require(math.isfinite(self.field), f"field={self.field} must be finite")
+        for name in ("coupling", "field"):
+            value = getattr(self, name)
+            require(abs(value) <= 1e6, f"{name}={value} must be in [-1e6, 1e6]")
 
     @property
     def n_sites(self) -> int:

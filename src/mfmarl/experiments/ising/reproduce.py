@@ -107,10 +107,14 @@ class IsingExperiment:
     def __post_init__(self) -> None:
         IsingConfig(self.lattice, self.coupling, self.field)  # validates L, λ, h
         require(self.coupling > 0, f"lambda={self.coupling} must be > 0")
-        require(self.seeds >= 1, f"seeds={self.seeds} must be >= 1")
+        require(1 <= self.seeds <= 10_000, f"seeds={self.seeds} must be in [1, 10000]")
         require_choice("scale", self.scale, SCALES)
+        low, high = 1e-3 * self.coupling, 1e3 * self.coupling
         for t in self.temperatures:
-            require(math.isfinite(t) and t > 0, f"temperature {t} must be a number > 0")
+            require(
+                math.isfinite(t) and low <= t <= high,
+                f"temperature {t} must be in [{low:g}, {high:g}] (1e-3 to 1e3 times lambda)",
+            )
         require(
             len(set(self.temperatures)) == len(self.temperatures), "temperatures repeat a value"
         )
