@@ -49,6 +49,13 @@ def test_roles_and_multi_type_mean_field(tmp_path: Path) -> None:
     meta = json.loads((out / "checkpoint" / "tiger" / "checkpoint.json").read_text())
     assert meta["mean_action_dim"] == 9 + 5  # the tigers' 9 actions and the deer's 5
     assert not (out / "checkpoint" / "deer").exists()
+    # evaluate compares the trained group only (the deer played at random in training too)
+    scores = tmp_path / "eval"
+    assert (
+        main(["evaluate", str(out), "--episodes", "2", "--out", str(scores), "--no-progress"]) == 0
+    )
+    record = json.loads((scores / "results.json").read_text())
+    assert [g["group"] for g in record["groups"]] == ["tiger"]
 
 
 def test_train_pettingzoo_with_the_example_and_resume(

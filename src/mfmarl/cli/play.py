@@ -69,19 +69,25 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     spec = read_run_spec(args.run)
     player = load_player(args.run)
-    arena = _arena(args, [player])
+    arena = _arena(args, [player], sides=False)
     env = arena.build()
-    trained = [g for g, r in spec.roles.items() if parse_role(r).kind in ("learn", "shared")]
+    roles = {g: parse_role(r) for g, r in spec.roles.items()}
+    trained = [g for g, r in roles.items() if r.kind in ("learn", "shared")]
     groups = list(args.groups or trained)
     names = [g.name for g in env.groups]
     unknown = [g for g in groups if g not in names]
     require(not unknown, f"--groups: no group {', '.join(unknown)} in {', '.join(names)}")
-    for g, _ in enumerate(env.groups):
-        player.actor(env, g, 0)  # every group must be playable before anything is written
+    others = {  # groups the run has no learner for are played as in training
+        g: load_player(r.arg or r.kind)
+        for g, r in roles.items()
+        if g not in player.learners and r.kind in ("random", "scripted", "frozen")
+    }
+    for g, group in enumerate(env.groups):  # every group playable before anything is written
+        others.get(group.name, player).actor(env, g, 0)
     out = prepare_run_dir(args.out, args.force, EXPERIMENT_OUTPUTS)
     with tqdm(total=args.episodes, desc="episodes", disable=not args.progress) as bar:
         results = compare_with_random(
-            env, player, groups, args.episodes, args.seed, lambda e: bar.update(1)
+            env, player, groups, args.episodes, args.seed, lambda e: bar.update(1), others
         )
     record = {
         "run": str(args.run),
@@ -144,9 +150,10 @@ def _check_seed(seed: int) -> None:
     require(0 <= seed < 2**32, f"--seed={seed} must be in [0, 2**32)")
 
 
-def _arena(args: argparse.Namespace, players: list[Any]) -> Any:
-    """The arena of ``battle``/``render``/``tournament``: as the players were trained (they
-    must agree), or --env; --map-size, --team-size, --max-steps on top."""
+def _arena(args: argparse.Namespace, players: list[Any], sides: bool = True) -> Any:
+    """The arena of ``battle``/``render``/``tournament``/``evaluate``: as the players were
+    trained (they must agree), or --env; --map-size, --team-size, --max-steps on top. With
+    ``sides``, its two sides are filled in (``evaluate`` needs none: one group is enough)."""
     import json
 
     from mfmarl.envs.source import EnvSource
@@ -181,7 +188,7 @@ def _arena(args: argparse.Namespace, players: list[Any]) -> Any:
             f"the players were trained on {arena.env.factory}, which is not part of mfmarl, "
             "magent2 or pettingzoo: name it with --env to run it"
         )
-    return arena.resolved()
+    return arena.resolved() if sides else arena
 
 
 def _setup(args: argparse.Namespace) -> tuple[Any, tuple[Any, Any], tuple[str, str]]:

@@ -9,7 +9,7 @@ seed; its 95% interval is the Student-t interval of the K paired differences.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,10 +51,15 @@ class GroupComparison:
         }
 
 
-def _actors(env: MultiGroupEnv, player: Player, seed: int, random: str | None) -> list[GroupActor]:
+def _actors(
+    env: MultiGroupEnv,
+    players: Mapping[str, Player],
+    seed: int,
+    random: str | None,
+) -> list[GroupActor]:
     rand = load_player("random")
     return [
-        (rand if spec.name == random else player).actor(env, g, seed * 7 + g)
+        (rand if spec.name == random else players[spec.name]).actor(env, g, seed * 7 + g)
         for g, spec in enumerate(env.groups)
     ]
 
@@ -66,19 +71,22 @@ def compare_with_random(
     episodes: int,
     seed: int = 0,
     on_episode: Callable[[int], None] | None = None,
+    others: Mapping[str, Player] | None = None,
 ) -> list[GroupComparison]:
     """For each of ``groups``: its return trained against played at random (the others
-    trained), over ``episodes`` paired episodes seeded ``seed + e``."""
+    trained), over ``episodes`` paired episodes seeded ``seed + e``. ``others``: the players
+    of groups ``player`` was not trained for (as in training: random, scripted, frozen)."""
     require(episodes >= 2, f"episodes={episodes} must be >= 2 (an interval needs two)")
     names = [g.name for g in env.groups]
+    cast = {name: (others or {}).get(name, player) for name in names}
     slots = np.array([g.n_slots for g in env.groups], dtype=np.float64)
     trained = np.zeros((episodes, len(names)))
     random = {g: np.zeros(episodes) for g in groups}
     for e in range(episodes):
-        trained[e] = rollout(env, _actors(env, player, seed + e, None), seed + e) / slots
+        trained[e] = rollout(env, _actors(env, cast, seed + e, None), seed + e) / slots
         for group in groups:
             g = names.index(group)
-            totals = rollout(env, _actors(env, player, seed + e, group), seed + e)
+            totals = rollout(env, _actors(env, cast, seed + e, group), seed + e)
             random[group][e] = totals[g] / slots[g]
         if on_episode is not None:
             on_episode(e)
