@@ -160,25 +160,44 @@ class _EngineIO:
         self.game = engine.game
 
     @staticmethod
-    def _ptr(array: np.ndarray) -> ctypes.c_void_p:
+    def pointer(array: np.ndarray) -> ctypes.c_void_p:
+        """A C pointer to ``array``'s data (creating one costs microseconds: the adapter
+        keeps those of its reused buffers)."""
         return ctypes.c_void_p(array.ctypes.data)
 
     def set_action(self, handle: Any, actions: np.ndarray) -> None:
         """``actions: (k,)`` int32, one per living agent of the group."""
-        self.lib.env_set_action(self.game, handle, self._ptr(actions))
+        self.lib.env_set_action(self.game, handle, self.pointer(actions))
 
-    def observation(self, handle: Any, view: np.ndarray, features: np.ndarray) -> None:
-        """Fill ``view: (k, H, W, C)`` and ``features: (k, F)`` float32."""
-        buffers = (ctypes.c_void_p * 2)(view.ctypes.data, features.ctypes.data)
+    def observation(self, handle: Any, buffers: Any) -> None:
+        """Fill the view ``(k, H, W, C)`` and features ``(k, F)`` float32 arrays that
+        ``buffers`` (a ctypes array of their two pointers) points to."""
         self.lib.env_get_observation(self.game, handle, buffers)
 
-    def reward(self, handle: Any, out: np.ndarray) -> None:
-        """Fill ``out: (k,)`` float32."""
-        self.lib.env_get_reward(self.game, handle, self._ptr(out))
+    def reward(self, handle: Any, out: ctypes.c_void_p) -> None:
+        """Fill the ``(k,)`` float32 array at ``out``."""
+        self.lib.env_get_reward(self.game, handle, out)
 
-    def info(self, handle: Any, name: bytes, out: np.ndarray) -> None:
-        """Fill ``out`` with ``b"alive"`` ((k,) bool), ``b"pos"`` ((k, 2) int32) or ``b"id"``."""
-        self.lib.env_get_info(self.game, handle, name, self._ptr(out))
+    def info(self, handle: Any, name: bytes, out: ctypes.c_void_p) -> None:
+        """Fill the array at ``out`` with ``b"alive"`` ((k,) bool), ``b"pos"`` ((k, 2) int32)
+        or ``b"id"``."""
+        self.lib.env_get_info(self.game, handle, name, out)
+
+
+class _GroupBuffers:
+    """One group's reused arrays the engine writes into (sized for every slot; the first
+    ``k`` rows hold the ``k`` agents the engine has), with their C pointers."""
+
+    def __init__(self, n: int, view: tuple[int, ...], feat: int) -> None:
+        self.view = np.empty((n, *view), dtype=np.float32)
+        self.features = np.empty((n, feat), dtype=np.float32)
+        self.pos = np.empty((n, 2), dtype=np.int32)
+        self.alive = np.empty(n, dtype=bool)
+        self.reward = np.empty(n, dtype=np.float32)
+        ptr = _EngineIO.pointer
+        self.observation = (ctypes.c_void_p * 2)(self.view.ctypes.data, self.features.ctypes.data)
+        self.pos_ptr, self.alive_ptr = ptr(self.pos), ptr(self.alive)
+        self.reward_ptr = ptr(self.reward)
 
 
 def group_names(pz_env: Any) -> list[str]:
@@ -251,14 +270,12 @@ class MAgent2Env:
                 self.names, counts, self.view_shapes, self.feature_dims, self.layouts
             )
         )
-        self._staging = [
-            (
-                np.empty((g.n_slots, *view), dtype=np.float32),
-                np.empty((g.n_slots, feat), dtype=np.float32),
-            )
+        self._buffers = [
+            _GroupBuffers(g.n_slots, view, feat)
             for g, view, feat in zip(self.groups, self.view_shapes, self.feature_dims)
         ]
-        """Per group: reused buffers the engine writes a full group's observations into."""
+        """Per group: reused arrays the engine writes into."""
+        self._view_sizes = [int(np.prod(view)) for view in self.view_shapes]
         self.steps = 0
         self.deaths = [0] * len(self.handles)
         self._slots = [np.arange(0) for _ in self.handles]
@@ -308,25 +325,21 @@ class MAgent2Env:
     def _read(self, g: int) -> tuple[RawObs, np.ndarray]:
         """Group ``g``'s slot arrays from the engine's current agents (before ``clear_dead``)
         and the engine's alive flags of its current agents ``(k,)``."""
-        handle, slots, io = self.handles[g], self._slots[g], self._io
+        handle, slots, io, buf = self.handles[g], self._slots[g], self._io, self._buffers[g]
         n, k = self.groups[g].n_slots, len(slots)
-        view_shape, feat = self.view_shapes[g], self.feature_dims[g]
-        pos = np.empty((k, 2), dtype=np.int32)
-        engine_alive = np.empty(k, dtype=bool)
-        io.info(handle, b"pos", pos)
-        io.info(handle, b"alive", engine_alive)
+        io.info(handle, b"pos", buf.pos_ptr)
+        io.info(handle, b"alive", buf.alive_ptr)
+        io.observation(handle, buf.observation)
+        engine_alive = buf.alive[:k].copy()
         if k == n:  # no dead slot before this step: slot i is engine agent i
-            v, f = self._staging[g]  # copied into fresh learner inputs by _group_obs
-            io.observation(handle, v, f)
-            return RawObs(v, f, engine_alive, pos.astype(np.int64)), engine_alive
-        view = np.empty((k, *view_shape), dtype=np.float32)
-        features = np.empty((k, feat), dtype=np.float32)
-        io.observation(handle, view, features)
-        v = np.zeros((n, *view_shape), dtype=np.float32)
-        f = np.zeros((n, feat), dtype=np.float32)
-        v[slots], f[slots] = view, features
+            # the views stay in the reused buffers: _group_obs copies them into fresh arrays
+            positions = buf.pos.astype(np.int64)
+            return RawObs(buf.view, buf.features, engine_alive, positions), engine_alive
+        v = np.zeros(buf.view.shape, dtype=np.float32)
+        f = np.zeros(buf.features.shape, dtype=np.float32)
+        v[slots], f[slots] = buf.view[:k], buf.features[:k]
         positions = np.full((n, 2), -1, dtype=np.int64)
-        positions[slots] = pos
+        positions[slots] = buf.pos[:k]
         alive = np.zeros(n, dtype=bool)
         alive[slots[engine_alive]] = True
         return RawObs(v, f, alive, positions), engine_alive
@@ -335,7 +348,7 @@ class MAgent2Env:
         """The learner's view of ``raw``: flat ``[view, features]`` rows, mirrored for a
         mirrored group, written straight into one output array."""
         view, features = raw.view, raw.features
-        n, size = view.shape[0], int(np.prod(view.shape[1:]))
+        n, size = view.shape[0], self._view_sizes[g]
         width = size + (features.shape[1] if self.features else 0)
         out = np.empty((n, width), dtype=np.float32)
         out_view = out[:, :size].reshape(view.shape)
@@ -415,12 +428,13 @@ class MAgent2Env:
         rewards = []
         for g, slots in enumerate(self._slots):
             n = self.groups[g].n_slots
-            r = np.empty(len(slots), dtype=np.float32)
-            io.reward(self.handles[g], r)
+            buf = self._buffers[g]
+            io.reward(self.handles[g], buf.reward_ptr)
             if len(slots) < n:
-                full = np.zeros(n, dtype=np.float32)
-                full[slots] = r
-                r = full
+                r = np.zeros(n, dtype=np.float32)
+                r[slots] = buf.reward[: len(slots)]
+            else:
+                r = buf.reward.copy()
             rewards.append(r)
         read = [self._read(g) for g in range(len(self.handles))]
         died = []
