@@ -181,6 +181,35 @@ def test_a_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path: Path) -> N
     assert read_metrics(tmp_path / "k" / "metrics.csv")["episode"] == [float(e) for e in range(20)]
 
 
+def test_a_resumed_run_summarises_the_episodes_logged_before_its_checkpoint(
+    tmp_path: Path,
+) -> None:
+    """The final metrics are means over the last 10% of the run's episodes, whichever
+    session played them; a finished run is kept as it is; a run killed after its last
+    checkpoint but before its summary gets the summary of its logged episodes."""
+    algo, train = gaussian_squeeze_preset("iql", 10, "quick")
+    spec = squeeze_spec(
+        GaussianSqueezeConfig(n_agents=10), algo, dataclasses.replace(train, episodes=20)
+    )
+    assert tail_length(20) == 2
+    calls = iter(range(10**6))
+    train_run(spec, tmp_path / "r", should_stop=lambda: next(calls) >= 18)  # 19 of 20
+    summary = resume_run(tmp_path / "r")
+    assert summary.resumed_from == 19 and summary.episodes_this_session == 1
+    logged = read_metrics(tmp_path / "r" / "metrics.csv")
+    assert logged["episode"][-2:] == [18.0, 19.0]
+    assert summary.final_G == pytest.approx(sum(logged["env/G"][-2:]) / 2, rel=1e-6)
+    # resuming the finished run changes nothing
+    before = (tmp_path / "r" / "summary.json").read_text()
+    again = resume_run(tmp_path / "r")
+    assert (tmp_path / "r" / "summary.json").read_text() == before
+    assert again.seconds == summary.seconds and again.final_G == summary.final_G
+    # killed between the last checkpoint and the summary
+    (tmp_path / "r" / "summary.json").unlink()
+    late = resume_run(tmp_path / "r")
+    assert late.episodes == 20 and late.final_G == pytest.approx(summary.final_G, rel=1e-6)
+
+
 def test_run_jobs_stops_between_runs(tmp_path: Path) -> None:
     from mfmarl.experiments.gaussian_squeeze.reproduce import SqueezeExperiment, plan_runs, run_jobs
 

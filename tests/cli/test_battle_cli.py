@@ -19,6 +19,7 @@ def test_battle_writes_results(tmp_path: Path, capsys: pytest.CaptureFixture[str
         "players",
         "sides",
         "rounds",
+        "interrupted",
         "wins",
         "ties",
         "win_rate",

@@ -59,6 +59,20 @@ def test_a_player_worse_than_random_is_said_to_be() -> None:
     assert result.ci95[1] < 0 and not result.beats_random
 
 
+def test_a_stop_request_ends_the_comparison_after_the_current_episode() -> None:
+    env = GaussianSqueeze(GaussianSqueezeConfig(n_agents=N, mu=MU, sigma=SIGMA, n_actions=D))
+    asked: list[int] = []
+
+    def stop_after(k: int):  # type: ignore[no-untyped-def]
+        asked.clear()
+        return lambda: asked.append(1) or len(asked) >= k
+
+    (result,) = compare_with_random(env, EveryoneTakes(1), ["agent"], 50, should_stop=stop_after(3))
+    assert result.episodes == 3 and result.trained == pytest.approx(4.0)
+    with pytest.raises(KeyboardInterrupt):  # one episode gives no interval
+        compare_with_random(env, EveryoneTakes(1), ["agent"], 50, should_stop=stop_after(1))
+
+
 def test_evaluate_a_one_group_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run = tmp_path / "gs"
     train = ["train", "gaussian-squeeze", "--n-agents", "6", "--episodes", "20"]

@@ -261,6 +261,27 @@ def add_executor_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_resume_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the killed or stopped run in --out (same options): finished tasks are "
+        "kept, unfinished training runs continue from their checkpoints",
+    )
+
+
+def open_out(args: argparse.Namespace, outputs: Sequence[str]) -> Path:
+    """The command's ``--out``: reopened to continue it (``--resume``), or prepared afresh
+    (refused when not empty, unless ``--force``)."""
+    from mfmarl.training.rundir import prepare_run_dir, reopen_run_dir
+
+    if getattr(args, "resume", False):
+        if args.force:
+            raise ConfigError("--resume and --force contradict each other: choose one")
+        return reopen_run_dir(args.out)
+    return prepare_run_dir(args.out, args.force, outputs)
+
+
 def add_out_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", required=True, metavar="DIR", help="output directory (created if missing)"

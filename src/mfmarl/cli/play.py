@@ -11,9 +11,11 @@ from mfmarl.cli.options import (
     EXECUTOR_EPILOG,
     add_executor_options,
     add_out_options,
+    add_resume_option,
     command_line,
     executor_from,
     finite_float,
+    open_out,
     report_failures,
     task_bar,
 )
@@ -87,12 +89,21 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     out = prepare_run_dir(args.out, args.force, EXPERIMENT_OUTPUTS)
     with tqdm(total=args.episodes, desc="episodes", disable=not args.progress) as bar:
         results = compare_with_random(
-            env, player, groups, args.episodes, args.seed, lambda e: bar.update(1), others
+            env,
+            player,
+            groups,
+            args.episodes,
+            args.seed,
+            lambda e: bar.update(1),
+            others,
+            should_stop=args.stop,
         )
+    played = results[0].episodes if results else args.episodes
     record = {
         "run": str(args.run),
         "env": arena.env.to_dict(),
-        "episodes": args.episodes,
+        "episodes": played,
+        "interrupted": played < args.episodes,
         "seed": args.seed,
         "groups": [r.to_dict() for r in results],
     }
@@ -102,8 +113,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         ci = f"{r.difference:+.3f} [{r.ci95[0]:+.3f}, {r.ci95[1]:+.3f}]"
         verdict = "yes" if r.beats_random else "NO"
         print(f"{r.group:<12} {r.trained:>9.3f} {r.random:>9.3f} {ci:>30}  {verdict}")
-    print(f"mean episode return per agent over {args.episodes} paired episodes")
+    print(f"mean episode return per agent over {played} paired episodes")
     print(f"results: {out / 'results.json'}")
+    if record["interrupted"]:
+        raise KeyboardInterrupt
     return 0
 
 
@@ -250,15 +263,17 @@ def _cmd_battle(args: argparse.Namespace) -> int:
             bar.set_postfix_str(f"A {score[0]} : {score[1]} B")
             bar.update(1)
 
-        results = play_match(arena, players, names, args.rounds, args.seed, done)
+        results = play_match(arena, players, names, args.rounds, args.seed, done, args.stop)
     write_json_atomic(out / "results.json", results)
     low, high = results["win_rate_ci95"][0]
     print(
-        f"{names[0]} vs {names[1]} on {arena.describe(env)}, {args.rounds} rounds: wins "
+        f"{names[0]} vs {names[1]} on {arena.describe(env)}, {results['rounds']} rounds: wins "
         f"{results['wins'][0]} : {results['wins'][1]}, ties {results['ties']}; A's win rate "
         f"{results['win_rate'][0]:.2f} (95% CI {low:.2f}-{high:.2f})"
     )
     print(f"results: {out / 'results.json'}")
+    if results["interrupted"]:
+        raise KeyboardInterrupt
     return 0
 
 
@@ -295,6 +310,9 @@ def _cmd_render(args: argparse.Namespace) -> int:
     check_fit(arena.build(), arena, players)
     require(out.parent.is_dir(), f"--out {out}: no such directory {out.parent}")
     result = render_gif(arena, players, out, args.seed, args.fps, args.cell)
+    if args.stop():  # the round was short enough to finish: its GIF is written
+        print(f"wrote {out}")
+        raise KeyboardInterrupt
     print(
         f"{names[0]} ({'+'.join(arena.sides[0])}) vs {names[1]} ({'+'.join(arena.sides[1])}): "
         f"kills {result.kills[0]} : {result.kills[1]} in {result.steps} steps"
@@ -332,6 +350,7 @@ def _tournament_parser(commands: Any) -> None:
     )
     add_out_options(p)
     add_executor_options(p)
+    add_resume_option(p)
     p.set_defaults(handler=_cmd_tournament)
 
 
@@ -344,7 +363,6 @@ def _cmd_tournament(args: argparse.Namespace) -> int:
         run_tournament,
         summary_text,
     )
-    from mfmarl.training.rundir import prepare_run_dir
 
     require(1 <= args.rounds <= MAX_ROUNDS, f"--rounds={args.rounds} must be in [1, {MAX_ROUNDS}]")
     require(1 <= args.resamples <= 100_000, f"--resamples={args.resamples} must be in [1, 100000]")
@@ -357,7 +375,7 @@ def _cmd_tournament(args: argparse.Namespace) -> int:
     arena = _arena(args, loaded)
     check_fit(arena.build(), arena, loaded)
     with executor_from(args) as executor:
-        out = prepare_run_dir(args.out, args.force, TOURNAMENT_OUTPUTS)
+        out = open_out(args, TOURNAMENT_OUTPUTS)
         n = len(args.players)
         pairs = n * (n - 1) // 2
         sides = " v ".join("+".join(s) for s in arena.sides)
@@ -381,6 +399,7 @@ def _cmd_tournament(args: argparse.Namespace) -> int:
                 on_done=done,
                 should_stop=args.stop,
                 command=command_line(args),
+                resume=args.resume,
             )
     print(summary_text(outcome))
     print(f"results: {out / 'results.json'}")

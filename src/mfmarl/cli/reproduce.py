@@ -16,10 +16,12 @@ from mfmarl.cli.options import (
     add_common_run_options,
     add_dataclass_options,
     add_executor_options,
+    add_resume_option,
     command_line,
     executor_from,
     field_default,
     given,
+    open_out,
     preset_note,
     report_failures,
     task_bar,
@@ -91,6 +93,7 @@ def _reproduce_squeeze_parser(commands: Any) -> None:
     add_dataclass_options(algo, AlgorithmConfig, "algo", ("algo",), preset_note)
     train = p.add_argument_group("training", "TrainConfig fields; override every preset")
     add_dataclass_options(train, TrainConfig, "train", ("seed",), preset_note)
+    add_resume_option(p)
     p.set_defaults(handler=_cmd_reproduce_squeeze)
 
 
@@ -245,6 +248,7 @@ def _reproduce_battle_parser(commands: Any) -> None:
         help="show a progress bar on stderr [default: on]",
     )
     add_executor_options(p)
+    add_resume_option(p)
     p.set_defaults(handler=_cmd_reproduce_battle)
 
 
@@ -301,6 +305,7 @@ def _sweep_parser(commands: Any) -> None:
         help="show a progress bar on stderr [default: on]",
     )
     add_executor_options(p)
+    add_resume_option(p)
     p.set_defaults(handler=_cmd_sweep_battle)
 
 
@@ -314,7 +319,7 @@ def _cmd_reproduce_squeeze(args: argparse.Namespace) -> int:
         reproduce_gaussian_squeeze,
         summary_table,
     )
-    from mfmarl.training.rundir import EXPERIMENT_OUTPUTS, prepare_run_dir
+    from mfmarl.training.rundir import EXPERIMENT_OUTPUTS
 
     if args.workers < 1:
         raise ConfigError(f"--workers={args.workers} must be >= 1")
@@ -329,7 +334,7 @@ def _cmd_reproduce_squeeze(args: argparse.Namespace) -> int:
         **env,
     )
     jobs = plan_runs(experiment, args.out)  # validates every run's config before writing
-    out = prepare_run_dir(args.out, args.force, EXPERIMENT_OUTPUTS)
+    out = open_out(args, EXPERIMENT_OUTPUTS)
     print(f"{len(jobs)} runs with {min(args.workers, len(jobs))} worker(s) into {out}/runs")
     with tqdm(total=len(jobs), desc="runs", unit="run", dynamic_ncols=True) as bar:
 
@@ -338,7 +343,13 @@ def _cmd_reproduce_squeeze(args: argparse.Namespace) -> int:
             bar.update(1)
 
         results = reproduce_gaussian_squeeze(
-            experiment, out, args.workers, done, command=command_line(args), should_stop=args.stop
+            experiment,
+            out,
+            args.workers,
+            done,
+            command=command_line(args),
+            should_stop=args.stop,
+            resume=args.resume,
         )
     print(summary_table(results))
     print(headline(results))
@@ -416,7 +427,6 @@ def _cmd_reproduce_battle(args: argparse.Namespace) -> int:
         reproduce_battle,
         summary_text,
     )
-    from mfmarl.training.rundir import prepare_run_dir
 
     overrides = _fixed_settings(args.settings)
     for key in ("episodes", "map_size", "max_steps"):
@@ -434,7 +444,7 @@ def _cmd_reproduce_battle(args: argparse.Namespace) -> int:
     )
     jobs = plan_runs(experiment, Path(args.out))  # validates every run's config before writing
     with executor_from(args) as executor:
-        out = prepare_run_dir(args.out, args.force, BATTLE_OUTPUTS)
+        out = open_out(args, BATTLE_OUTPUTS)
         players = len(jobs) + 2
         total = len(jobs) + players * (players - 1) // 2
         print(
@@ -457,6 +467,7 @@ def _cmd_reproduce_battle(args: argparse.Namespace) -> int:
                 done,
                 command=command_line(args),
                 should_stop=args.stop,
+                resume=args.resume,
             )
     print(summary_text(outcome.results))
     print(f"{outcome.results['seconds'] / 60:.1f} min")
@@ -475,7 +486,6 @@ def _cmd_sweep_battle(args: argparse.Namespace) -> int:
         plan_sweep,
         run_sweep,
     )
-    from mfmarl.training.rundir import prepare_run_dir
 
     if args.eval_rounds < 0:
         raise ConfigError(f"--eval-rounds={args.eval_rounds} must be >= 0")
@@ -488,7 +498,7 @@ def _cmd_sweep_battle(args: argparse.Namespace) -> int:
     )
     jobs = plan_sweep(experiment, Path(args.out))  # validates every run's config before writing
     with executor_from(args) as executor:
-        out = prepare_run_dir(args.out, args.force, SWEEP_OUTPUTS)
+        out = open_out(args, SWEEP_OUTPUTS)
         print(f"{len(jobs)} runs on {executor.description} into {out}/runs")
         with task_bar(args, len(jobs), "runs", "run") as bar:
 
@@ -498,7 +508,13 @@ def _cmd_sweep_battle(args: argparse.Namespace) -> int:
                 bar.update(1)
 
             outcome = run_sweep(
-                experiment, out, executor, done, command_line(args), should_stop=args.stop
+                experiment,
+                out,
+                executor,
+                done,
+                command_line(args),
+                should_stop=args.stop,
+                resume=args.resume,
             )
     for run in outcome.results["runs"]:
         vs = run["vs_random"]

@@ -212,10 +212,13 @@ def play_match(
     rounds: int,
     seed: int,
     on_round: Callable[[RoundResult], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> dict[str, Any]:
     """``rounds`` rounds (round r seeded ``seed + r``, sides swapped in the odd rounds) and
     the summary written to ``results.json``: wins, ties, win rates with 95% Wilson
-    intervals, and per-round means of kills, survivors and reward (per agent), A first."""
+    intervals, and per-round means of kills, survivors and reward (per agent), A first.
+    Once ``should_stop()`` is true the match ends after the current round; the summary
+    covers the rounds played and says ``"interrupted": true``."""
     require(rounds >= 1, f"rounds={rounds} must be >= 1")
     env = arena.build()
     arena = arena.resolved(env)
@@ -225,14 +228,18 @@ def play_match(
         results.append(result)
         if on_round is not None:
             on_round(result)
+        if should_stop is not None and should_stop():
+            break
+    played = len(results)
     wins = [sum(res.winner == k for res in results) for k in (0, 1)]
-    intervals = [wilson_interval(w, rounds) for w in wins]
+    intervals = [wilson_interval(w, played) for w in wins]
     return {
         "players": list(names),
         "sides": [list(s) for s in arena.sides],
-        "rounds": rounds,
+        "rounds": played,
+        "interrupted": played < rounds,
         "wins": wins,
-        "ties": rounds - sum(wins),
+        "ties": played - sum(wins),
         "win_rate": [i.estimate for i in intervals],
         "win_rate_ci95": [[i.low, i.high] for i in intervals],
         "kills": np.mean([res.kills for res in results], axis=0).tolist(),

@@ -72,10 +72,14 @@ def compare_with_random(
     seed: int = 0,
     on_episode: Callable[[int], None] | None = None,
     others: Mapping[str, Player] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> list[GroupComparison]:
     """For each of ``groups``: its return trained against played at random (the others
     trained), over ``episodes`` paired episodes seeded ``seed + e``. ``others``: the players
-    of groups ``player`` was not trained for (as in training: random, scripted, frozen)."""
+    of groups ``player`` was not trained for (as in training: random, scripted, frozen).
+    Once ``should_stop()`` is true no further episode starts; the comparison covers the
+    episodes played (each result's ``episodes`` says how many), or raises
+    :class:`KeyboardInterrupt` if that is fewer than two."""
     require(episodes >= 2, f"episodes={episodes} must be >= 2 (an interval needs two)")
     names = [g.name for g in env.groups]
     cast = {name: (others or {}).get(name, player) for name in names}
@@ -90,6 +94,12 @@ def compare_with_random(
             random[group][e] = totals[g] / slots[g]
         if on_episode is not None:
             on_episode(e)
+        if should_stop is not None and should_stop():
+            trained, random = trained[: e + 1], {g: r[: e + 1] for g, r in random.items()}
+            break
+    played = len(trained)
+    if played < 2:  # stopped before an interval could be had
+        raise KeyboardInterrupt
     out = []
     for group in groups:
         g = names.index(group)
@@ -102,7 +112,7 @@ def compare_with_random(
                 float(random[group].mean()),
                 float(diff.mean()),
                 (float(interval.low), float(interval.high)),
-                episodes,
+                played,
             )
         )
     return out

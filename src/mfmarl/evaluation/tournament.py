@@ -50,6 +50,7 @@ from mfmarl.parallel.executor import Executor, OnDone, StopCheck, Task, TaskResu
 from mfmarl.training.rundir import (
     EXPERIMENT_OUTPUTS,
     read_json,
+    write_config,
     write_json_atomic,
     write_text_atomic,
 )
@@ -90,15 +91,40 @@ def match_path(out: Path, first: int, second: int) -> Path:
     return out / "matches" / f"{first:02d}-{second:02d}.json"
 
 
-def play_pair(job: MatchJob) -> dict[str, Any]:
+def play_pair(
+    job: MatchJob, resume: bool = False, should_stop: StopCheck | None = None
+) -> dict[str, Any]:
     """Load both players, play the match, write it to ``job.path`` and return it: the dict
-    of ``mfmarl battle``'s results.json plus ``round_kills``, the kills (A, B) per round."""
+    of ``mfmarl battle``'s results.json plus ``round_kills``, the kills (A, B) per round.
+    ``resume``: a match already written in full is kept. A match stopped by
+    ``should_stop`` is not written, and :class:`KeyboardInterrupt` is raised."""
     import torch  # noqa: F401  (torch before magent2)
 
+    if resume:
+        done = _finished_match(job)
+        if done is not None:
+            return done
     players = (load_player(job.specs[0]), load_player(job.specs[1]))
-    results = play_match(job.arena, players, job.names, job.rounds, job.seed)
+    results = play_match(job.arena, players, job.names, job.rounds, job.seed, None, should_stop)
+    if results["interrupted"]:
+        raise KeyboardInterrupt
     write_json_atomic(job.path, results)
     return results
+
+
+def _finished_match(job: MatchJob) -> dict[str, Any] | None:
+    """The match at ``job.path`` if it was written in full for these players, else None."""
+    try:
+        data = read_json(job.path)
+    except (OSError, ValueError):
+        return None
+    complete = (
+        isinstance(data, dict)
+        and data.get("players") == list(job.names)
+        and data.get("rounds") == job.rounds
+        and not data.get("interrupted")
+    )
+    return data if complete else None
 
 
 def plan_matches(
@@ -127,8 +153,8 @@ def plan_matches(
     ]
 
 
-def match_tasks(jobs: Sequence[MatchJob]) -> list[Task]:
-    return [Task(job.key, play_pair, (job,)) for job in jobs]
+def match_tasks(jobs: Sequence[MatchJob], resume: bool = False) -> list[Task]:
+    return [Task(job.key, play_pair, (job, resume), stoppable=True) for job in jobs]
 
 
 # -- results --------------------------------------------------------------------------------------
@@ -392,13 +418,15 @@ def run_tournament(
     on_done: OnDone | None = None,
     should_stop: StopCheck | None = None,
     command: Sequence[str] | None = None,
+    resume: bool = False,
 ) -> TournamentOutcome:
     """Play every pair into ``out`` (which must exist) and write results.json,
     cross_play.png, report.md (and failures.json). Players must have been checked
-    (:func:`check_players`)."""
+    (:func:`check_players`). ``resume``: continue an earlier tournament with the same
+    settings there, playing only the matches it had not finished."""
     names = list(names if names is not None else specs)
     jobs = plan_matches(specs, names, arena, rounds, seed, out)
-    write_json_atomic(
+    write_config(
         out / "config.json",
         {
             "experiment": "tournament",
@@ -412,9 +440,10 @@ def run_tournament(
             "mfmarl_version": __version__,
             "command": list(command) if command is not None else None,
         },
+        resume,
     )
     (out / "matches").mkdir(exist_ok=True)
-    results = executor.map(match_tasks(jobs), on_done, should_stop)
+    results = executor.map(match_tasks(jobs, resume), on_done, should_stop)
     # the matches travel as files (on a cluster: through the shared output directory)
     matches = {
         (job.first, job.second): read_json(job.path) for job, r in zip(jobs, results) if r.ok

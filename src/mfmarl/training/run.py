@@ -43,7 +43,7 @@ from mfmarl.training.checkpoint import (
     load_run_checkpoint,
     save_run_checkpoint,
 )
-from mfmarl.training.logger import MetricsLogger, truncate_metrics
+from mfmarl.training.logger import MetricsLogger, read_metrics, truncate_metrics
 from mfmarl.training.loop import TrainConfig, seed_everything, train
 from mfmarl.training.mean_field import MeanFieldRule, parse_mean_field
 from mfmarl.training.roles import Role, check_roles, parse_role
@@ -193,6 +193,18 @@ def _summary_values(metrics: Mapping[str, Any], groups: Sequence[str]) -> dict[s
     }
 
 
+def _logged_tail(path: Path, groups: Sequence[str], length: int) -> list[dict[str, float]]:
+    """The summary values of the last ``length`` episodes logged in ``metrics.csv``."""
+    if not path.is_file():
+        return []
+    columns = read_metrics(path)
+    rows = [dict(zip(columns, values)) for values in zip(*columns.values())]
+    return [
+        {k: v for k, v in _summary_values(row, groups).items() if not math.isnan(v)}
+        for row in rows[-length:]
+    ]
+
+
 def _tail_means(rows: Sequence[dict[str, float]]) -> dict[str, float]:
     keys = sorted({k for row in rows for k in row})
     means = {}
@@ -337,9 +349,12 @@ def train_run(
         lock_run_dir(out)  # a second writer of this run is refused
     if resume and has_checkpoint:
         start, rng = _restore(checkpoint_dir, session)
-    if resume:
+        finished = _finished_summary(out, spec.train.episodes)
+        if start >= spec.train.episodes and finished is not None:
+            return finished  # nothing left to do: keep the run's own summary
+    if resume and (out / "config.json").is_file():
         truncate_metrics(out / "metrics.csv", start)
-    else:
+    else:  # a fresh run, or one killed before it wrote anything
         record = {
             **spec.to_dict(),
             "groups": [dataclasses.asdict(g) for g in session.env.groups],
@@ -350,6 +365,8 @@ def train_run(
     episodes = spec.train.episodes
     log.info("training %s on %s into %s", dict(spec.roles), spec.name or spec.env.factory, out)
     tail: deque[dict[str, float]] = deque(maxlen=tail_length(episodes))
+    if resume and start > 0:  # the episodes before the checkpoint count towards the tail
+        tail.extend(_logged_tail(out / "metrics.csv", names, tail_length(episodes)))
     done = start
     interrupted = False
     started = time.perf_counter()
@@ -409,6 +426,22 @@ def train_run(
     )
     write_json_atomic(out / "summary.json", summary.to_dict())
     return summary
+
+
+def _finished_summary(out: Path, episodes: int) -> RunSummary | None:
+    """The ``summary.json`` of a run in ``out`` that completed all ``episodes``, or None."""
+    path = out / "summary.json"
+    try:
+        data = read_json(path) if path.is_file() else None
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("interrupted") or data.get("episodes") != episodes:
+        return None
+    names = {f.name for f in dataclasses.fields(RunSummary)}
+    try:
+        return RunSummary(**{k: v for k, v in data.items() if k in names})
+    except TypeError:
+        return None
 
 
 def _restore(path: Path, session: Session) -> tuple[int, np.random.Generator]:

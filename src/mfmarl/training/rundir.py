@@ -133,6 +133,45 @@ def prepare_run_dir(
     return out
 
 
+VOLATILE_CONFIG_KEYS = ("command", "executor", "mfmarl_version", "workers")
+"""Entries of a ``config.json`` that may differ when a run is continued (how it runs, not
+what it computes)."""
+
+
+def reopen_run_dir(path: str | os.PathLike[str]) -> Path:
+    """Take the existing output directory ``path`` of an earlier mfmarl run to continue it
+    (``--resume``): it must exist with mfmarl's marker and a ``config.json``; it is locked;
+    nothing there is deleted. Raises :class:`ConfigError` otherwise."""
+    out = Path(os.fspath(path))
+    if not out.is_dir():
+        raise ConfigError(f"--resume: no run directory {out}")
+    if not (out / MARKER).is_file() or not (out / "config.json").is_file():
+        raise ConfigError(f"--resume: {out} is not an mfmarl run directory (no config.json)")
+    lock_run_dir(out)
+    return out
+
+
+def write_config(path: Path, record: dict[str, Any], resume: bool = False) -> None:
+    """Write ``record`` as the run's ``config.json``; when continuing a run (``resume``),
+    first check that the existing one asked for the same work (all but
+    :data:`VOLATILE_CONFIG_KEYS`), raising :class:`ConfigError` naming what differs."""
+    if resume and path.is_file():
+        try:
+            old = read_json(path)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"--resume: cannot read {path} ({exc})") from exc
+        new = json.loads(json.dumps(_finite(record), default=str))
+        old = old if isinstance(old, dict) else {}
+        keys = (set(old) | set(new)) - set(VOLATILE_CONFIG_KEYS)
+        differ = sorted(k for k in keys if old.get(k) != new.get(k))
+        if differ:
+            raise ConfigError(
+                f"--resume: {path.parent} was started with other settings "
+                f"(differing: {', '.join(differ)}); use the same options, or a new --out"
+            )
+    write_json_atomic(path, record)
+
+
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to a temporary file next to ``path``, then rename it over ``path``.
 

@@ -60,7 +60,7 @@ from mfmarl.experiments.battle.runs import (
 )
 from mfmarl.parallel.executor import Executor, OnDone, StopCheck, Task, TaskResult
 from mfmarl.training.logger import read_metrics
-from mfmarl.training.rundir import write_json_atomic, write_text_atomic
+from mfmarl.training.rundir import write_config, write_json_atomic, write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -521,6 +521,7 @@ def reproduce_battle(
     on_done: OnDone | None = None,
     command: Sequence[str] | None = None,
     should_stop: StopCheck | None = None,
+    resume: bool = False,
 ) -> BattleOutcome:
     """Train, play the tournament and write everything into ``out_dir`` (which must exist).
 
@@ -531,11 +532,13 @@ def reproduce_battle(
     out = Path(out_dir)
     jobs = plan_runs(experiment, out)
     battle = experiment.battle()
-    write_json_atomic(
-        out / "config.json", experiment_record(experiment, jobs, executor.description, command)
+    write_config(
+        out / "config.json",
+        experiment_record(experiment, jobs, executor.description, command),
+        resume,
     )
     order = sorted(jobs, key=lambda j: -EPISODE_SECONDS[experiment.scale][j.algo])
-    tasks = [Task(job.name, train_battle_run, (job,)) for job in order]
+    tasks = [Task(job.name, train_battle_run, (job, resume), stoppable=True) for job in order]
     trained = executor.map(tasks, on_done, should_stop)
     failures = [r for r in trained if not r.ok]
     ok = {r.key for r in trained if r.ok}
@@ -559,6 +562,7 @@ def reproduce_battle(
             on_done=on_done,
             should_stop=should_stop,
             command=command,
+            resume=resume,
         )
         failures += outcome.failures
         names = list(specs)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -116,16 +116,19 @@ def parse_assignments(items: Sequence[str]) -> dict[str, tuple[Any, ...]]:
     return grid
 
 
-def train_battle_run(job: BattleRunJob) -> dict[str, Any]:
+def train_battle_run(
+    job: BattleRunJob, resume: bool = False, should_stop: Callable[[], bool] | None = None
+) -> dict[str, Any]:
     """Task: train ``job`` into ``job.out_dir`` (config.json, metrics.csv, tb/,
-    checkpoint/, summary.json) and return its summary."""
+    checkpoint/, summary.json) and return its summary. ``resume``: continue what is there
+    (a finished run is kept as it is); ``should_stop``: end after the current episode."""
     import torch  # (torch before magent2)
 
     out = Path(job.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(job.train_config.threads)
     spec = battle_spec(job.battle, job.algo_config, job.train_config, job.checkpoint_every)
-    return train_run(spec, out).to_dict()
+    return train_run(spec, out, should_stop=should_stop, resume=resume).to_dict()
 
 
 def read_summary(job: BattleRunJob) -> dict[str, Any]:

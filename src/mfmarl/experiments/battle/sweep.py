@@ -41,7 +41,7 @@ from mfmarl.experiments.battle.runs import (
     train_battle_run,
 )
 from mfmarl.parallel.executor import Executor, OnDone, StopCheck, Task, TaskResult
-from mfmarl.training.rundir import read_json, write_json_atomic, write_text_atomic
+from mfmarl.training.rundir import read_json, write_config, write_json_atomic, write_text_atomic
 
 SWEEP_OUTPUTS: tuple[str, ...] = TOURNAMENT_OUTPUTS
 EVAL_OPPONENTS = ("random", "attack-nearest")
@@ -99,11 +99,20 @@ def plan_sweep(experiment: SweepExperiment, out: Path) -> list[BattleRunJob]:
     return jobs
 
 
-def train_and_evaluate(job: BattleRunJob, rounds: int, seed: int) -> dict[str, Any]:
+def train_and_evaluate(
+    job: BattleRunJob,
+    rounds: int,
+    seed: int,
+    resume: bool = False,
+    should_stop: StopCheck | None = None,
+) -> dict[str, Any]:
     """Task: train ``job``; then, with ``rounds > 0``, play the built-in players and write
-    ``eval.json`` (their ``mfmarl battle`` results) into the run directory."""
-    summary = train_battle_run(job)
-    if rounds > 0:
+    ``eval.json`` (their ``mfmarl battle`` results) into the run directory. ``resume``:
+    continue the run there, keeping a finished run and its evaluation."""
+    summary = train_battle_run(job, resume, should_stop)
+    if summary.get("interrupted"):
+        return summary
+    if rounds > 0 and not (resume and _eval(job)):
         player = load_player(job.out_dir)
         arena = battle_arena(job.battle)
         matches = {
@@ -230,11 +239,13 @@ def run_sweep(
     on_done: OnDone | None = None,
     command: Sequence[str] | None = None,
     should_stop: StopCheck | None = None,
+    resume: bool = False,
 ) -> SweepOutcome:
-    """Train (and evaluate) every run of the sweep into ``out_dir`` (which must exist)."""
+    """Train (and evaluate) every run of the sweep into ``out_dir`` (which must exist);
+    ``resume``: continue an earlier sweep with the same settings there."""
     out = Path(out_dir)
     jobs = plan_sweep(experiment, out)
-    write_json_atomic(
+    write_config(
         out / "config.json",
         {
             "experiment": "sweep",
@@ -255,11 +266,10 @@ def run_sweep(
             "mfmarl_version": __version__,
             "command": list(command) if command is not None else None,
         },
+        resume,
     )
-    tasks = [
-        Task(job.name, train_and_evaluate, (job, experiment.eval_rounds, experiment.eval_seed))
-        for job in jobs
-    ]
+    args = (experiment.eval_rounds, experiment.eval_seed, resume)
+    tasks = [Task(job.name, train_and_evaluate, (job, *args), stoppable=True) for job in jobs]
     results = executor.map(tasks, on_done, should_stop)
     data = sweep_results(experiment, jobs, results)
     failures = [r for r in results if not r.ok]

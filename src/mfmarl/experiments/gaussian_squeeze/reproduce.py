@@ -47,7 +47,7 @@ from mfmarl.parallel.executor import Executor, LocalExecutor, Task, TaskResult
 from mfmarl.training.logger import read_metrics
 from mfmarl.training.loop import TrainConfig
 from mfmarl.training.run import RunSpec, RunSummary, train_run
-from mfmarl.training.rundir import write_json_atomic, write_text_atomic
+from mfmarl.training.rundir import write_config, write_json_atomic, write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -192,9 +192,10 @@ StopCheck = Callable[[], bool]
 """Returns True once the user asked to stop (e.g. after Ctrl-C)."""
 
 
-def run_job(job: RunJob, should_stop: StopCheck | None = None) -> RunSummary:
-    """Task: train one run into its directory."""
-    return train_run(job.spec, job.out_dir, should_stop=should_stop)
+def run_job(job: RunJob, resume: bool = False, should_stop: StopCheck | None = None) -> RunSummary:
+    """Task: train one run into its directory (``resume``: continue what is there; a
+    finished run is kept as it is)."""
+    return train_run(job.spec, job.out_dir, should_stop=should_stop, resume=resume)
 
 
 def run_jobs(
@@ -203,6 +204,7 @@ def run_jobs(
     on_done: Callable[[RunSummary], None] | None = None,
     should_stop: StopCheck | None = None,
     executor: Executor | None = None,
+    resume: bool = False,
 ) -> list[RunSummary]:
     """Run ``jobs`` on ``executor`` (default: ``workers`` local processes, one torch thread
     each; this process when 1). ``on_done`` is called as each run finishes (in completion
@@ -214,7 +216,7 @@ def run_jobs(
     pool = executor or LocalExecutor(min(workers, max(1, len(jobs))))
     # The largest populations first, so that a pool is not left waiting on one long run.
     order = sorted(jobs, key=lambda j: -j.env_config.n_agents)
-    tasks = [Task(job.name, run_job, (job,), stoppable=True) for job in order]
+    tasks = [Task(job.name, run_job, (job, resume), stoppable=True) for job in order]
 
     def finished(result: TaskResult) -> None:
         if result.ok and on_done is not None:
@@ -404,11 +406,13 @@ def reproduce_gaussian_squeeze(
     on_run_done: Callable[[RunSummary], None] | None = None,
     command: Sequence[str] | None = None,
     should_stop: StopCheck | None = None,
+    resume: bool = False,
 ) -> dict[str, Any]:
     """Run the whole experiment into ``out_dir`` (which must exist) and return the results.
 
     All configs are built and validated before the first run starts. ``should_stop``: see
-    :func:`run_jobs`.
+    :func:`run_jobs`. ``resume``: continue an earlier invocation with the same settings in
+    ``out_dir``: finished runs are kept, the others continue from their checkpoints.
     """
     out = Path(out_dir)
     jobs = plan_runs(experiment, out)
@@ -420,9 +424,9 @@ def reproduce_gaussian_squeeze(
         }
         for job in jobs
     }
-    write_json_atomic(out / "config.json", record)
+    write_config(out / "config.json", record, resume)
     log.info("running %d Gaussian Squeeze runs with %d workers", len(jobs), workers)
-    summaries = run_jobs(jobs, workers, on_run_done, should_stop)
+    summaries = run_jobs(jobs, workers, on_run_done, should_stop, resume=resume)
     results = results_dict(experiment, summaries, [job.method for job in jobs])
     write_json_atomic(out / "results.json", results)
     plots = write_plots(experiment, jobs, results, out)
