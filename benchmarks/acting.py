@@ -9,7 +9,12 @@ adapter, the realised mean actions and two replay inserts. Parts alone, summed: 
 ``magent2.GridWorld`` loop of the same length (see ``env.py``) plus the same two forward
 passes of the acting network on inputs of the same shape (in the same chunks of at most
 ``ACT_CHUNK`` agents that the learner uses). The preset's ε starts at 1, so
-both loops play uniform random actions. Writes ``benchmarks/results/acting.json``.
+both loops play uniform random actions.
+
+Evaluation: ``mfmarl battle``'s rollout (:func:`mfmarl.evaluation.matches.rollout`) with the
+same network playing both teams through its evaluation policy, per step; the issue's bar is
+that evaluating costs no more per step than training's acting step. Writes
+``benchmarks/results/acting.json``.
 """
 
 from __future__ import annotations
@@ -74,6 +79,22 @@ def forwards_alone(battle: BattleConfig, algo: str = "mfq", steps: int = 50) -> 
     return (time.perf_counter() - start) / steps
 
 
+def evaluation_loop(battle: BattleConfig, algo: str = "mfq") -> float:
+    """Seconds per step of an evaluation round: one network plays both teams."""
+    from mfmarl.evaluation.matches import rollout
+    from mfmarl.evaluation.players import Player
+
+    session = battle_session(algo, battle, opponent="self")
+    learner = next(iter(session.learners.values()))
+    env = session.env
+    player = Player("bench", learners={g.name: learner for g in env.groups})
+    actors = [player.actor(env, g, seed=0) for g in range(len(env.groups))]
+    rollout(env, actors, 0)  # warm up
+    start = time.perf_counter()
+    rollout(env, actors, 1)
+    return (time.perf_counter() - start) / max(env.steps, 1)
+
+
 def measure(team_size: int, steps: int, repeats: int) -> dict:
     battle = battle_for(team_size, steps)
     actions = np.random.default_rng(0).integers(0, 21, (steps, 2, battle.n_agents))
@@ -83,6 +104,7 @@ def measure(team_size: int, steps: int, repeats: int) -> dict:
             raw_loop(dataclasses.replace(battle, max_steps=steps + 1), actions) / steps
         ),
         "forward": lambda: forwards_alone(battle, steps=min(steps, 50)),
+        "evaluation": lambda: evaluation_loop(battle),
     }
     best = interleaved_best(paths, repeats)
     parts = best["engine"] + best["forward"]
@@ -93,6 +115,7 @@ def measure(team_size: int, steps: int, repeats: int) -> dict:
         "seconds_per_step": best,
         "parts_seconds_per_step": parts,
         "acting_overhead": best["acting"] / parts,
+        "evaluation_vs_acting": best["evaluation"] / best["acting"],
     }
 
 
@@ -113,9 +136,12 @@ def main(argv: list[str] | None = None) -> dict:
             1e3 * s["forward"],
             1e3 * record["parts_seconds_per_step"],
             record["acting_overhead"],
+            1e3 * s["evaluation"],
+            record["evaluation_vs_acting"],
         ]
     ]
     headers = ["teams", "acting ms", "engine ms", "2 fwd ms", "parts ms", "overhead"]
+    headers += ["eval ms", "eval/acting"]
     print(f"acting (MF-Q): ms per step, best of {args.repeats} interleaved runs")
     print(table(headers, rows))
     result = {"repeats": args.repeats, **record}
