@@ -254,3 +254,20 @@ def test_an_unwritable_path_is_one_line(capsys: pytest.CaptureFixture[str]) -> N
     code = main(["train", "gaussian-squeeze", "--n-agents", "4", "--episodes", "1", "--out", out])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("mfmarl: error: ") and err.count("\n") == 1, err
+
+
+def test_show_config_prints_the_resolved_preset_without_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = ["train", "battle", "--scale", "quick", "--lr", "0.0005", "--show-config"]
+    assert main(args) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["algorithm"]["lr"] == 0.0005  # the override
+    assert shown["battle"]["map_size"] == 24 and shown["train"]["episodes"] == 300  # quick
+    assert main(["train", "gaussian-squeeze", "--n-agents", "500", "--show-config"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["algorithm"]["act_tau"] == pytest.approx(0.3 / 500)  # scaled with N
+    assert list(tmp_path.iterdir()) == []  # nothing written
+    assert main(["train", "gaussian-squeeze", "--n-agents", "50"]) == 2
+    assert "--out DIR is required" in capsys.readouterr().err

@@ -30,7 +30,7 @@ from mfmarl.core.errors import ConfigError
 
 PROG = "mfmarl"
 
-PRESET_NOTE = "default: from the preset"
+PRESET_NOTE = "default: from the preset; --show-config prints it"
 
 
 @cache
@@ -187,6 +187,23 @@ class Parser(argparse.ArgumentParser):
 
 def preset_note(f: dataclasses.Field[Any]) -> str:
     return PRESET_NOTE
+
+
+def add_show_config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--show-config",
+        action="store_true",
+        help="print the resolved configuration (the preset with your overrides) as JSON and "
+        "exit without training",
+    )
+
+
+def show_config(**configs: Any) -> int:
+    """Print the dataclass ``configs`` as one JSON object (exit code 0)."""
+    import json
+
+    print(json.dumps({k: dataclasses.asdict(v) for k, v in configs.items()}, indent=2))
+    return 0
 
 
 def add_progress_option(parser: argparse.ArgumentParser) -> None:

@@ -15,10 +15,12 @@ from mfmarl.cli.options import (
     add_common_run_options,
     add_dataclass_options,
     add_progress_option,
+    add_show_config_option,
     command_line,
     given,
     preset_note,
     replace_fields,
+    show_config,
 )
 from mfmarl.core.errors import ConfigError, require
 from mfmarl.experiments.gaussian_squeeze.env import GaussianSqueezeConfig, squeeze_optimum
@@ -89,7 +91,8 @@ def _squeeze_parser(commands: Any) -> None:
         "from the preset for (--algo, --n-agents, --scale); every other option overrides it. "
         + OUTPUTS_NOTE,
     )
-    add_common_run_options(p, SCALES)
+    add_common_run_options(p, SCALES, out_required=False)
+    add_show_config_option(p)
     _checkpoint_option(p, 0)
     add_progress_option(p)
     env = p.add_argument_group("environment", "GaussianSqueezeConfig fields")
@@ -117,6 +120,10 @@ def _cmd_squeeze(args: argparse.Namespace) -> int:
     algo_config = replace_fields(algo_config, algo_overrides)
     train_config = replace_fields(train_config, train_overrides)
     spec = squeeze_spec(env_config, algo_config, train_config, args.checkpoint_every)
+    if args.show_config:
+        return show_config(env=env_config, algorithm=algo_config, train=train_config)
+    if args.out is None:
+        raise ConfigError("--out DIR is required")
     out = prepare_run_dir(args.out, args.force, RUN_OUTPUTS)
     summary = train_run(spec, out, args.progress, command=command_line(args), should_stop=args.stop)
     _interrupted(summary, out)
@@ -152,6 +159,7 @@ def _battle_parser(commands: Any) -> None:
         "400 steps, 2000 episodes: hours). " + OUTPUTS_NOTE,
     )
     add_common_run_options(p, BATTLE_SCALES, out_required=False)
+    add_show_config_option(p)
     p.add_argument(
         "--resume",
         metavar="DIR",
@@ -186,12 +194,14 @@ def _cmd_battle(args: argparse.Namespace) -> int:
                 f"the settings ({', '.join(sorted(overrides)) or '--out'})"
             )
         return _resume(Path(args.resume), args)
-    if args.out is None:
-        raise ConfigError("--out DIR is required (or --resume DIR)")
     # shorter budgets keep the preset's rule: explore over the first half of the run
     battle, algo_config, train_config = scaled_preset(
         algo_overrides.get("algo", "mfq"), args.scale, overrides
     )
+    if args.show_config:
+        return show_config(battle=battle, algorithm=algo_config, train=train_config)
+    if args.out is None:
+        raise ConfigError("--out DIR is required (or --resume DIR)")
     spec = battle_spec(battle, algo_config, train_config, args.checkpoint_every)
     spec.env.build()  # every check that can fail runs before --force removes anything
     out = prepare_run_dir(args.out, args.force, RUN_OUTPUTS)
