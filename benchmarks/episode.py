@@ -32,9 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BEFORE_REV = "df18131"
 """main just before the performance work (issue 8)."""
 PAPER_EPISODES = 2000
-PLAIN_LOOP_SECONDS = 15.5
-"""A plain torch MF-Q loop's seconds per paper episode on this machine (method.md 6.3; the
-issue's reference, not measured by this script)."""
+PLAIN = "plain loop"
 
 WORKER = """
 import json, sys, time
@@ -90,6 +88,29 @@ def run_worker(
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def run_plain(episodes: int, threads: int) -> list[dict]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    script = Path(__file__).resolve().parent / "plain_loop.py"
+    args = [sys.executable, str(script), "--episodes", str(episodes), "--threads", str(threads)]
+    done = subprocess.run(args, env=env, check=True, capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def cpu_facts() -> dict:
+    """The CPU model and the flags that decide the fast paths (AVX2/AVX-512/AMX)."""
+    model, flags = "", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and not model:
+                model = line.split(":", 1)[1].strip()
+            if line.startswith("flags") and not flags:
+                flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    keep = sorted(f for f in flags if f.startswith(("avx", "amx", "fma")))
+    return {"model": model, "flags": keep}
+
+
 def checkout_src(rev: str, into: Path) -> Path | None:
     """``src/`` of ``rev`` extracted into ``into`` (None when git cannot provide it)."""
     try:
@@ -133,16 +154,25 @@ def main(argv: list[str] | None = None) -> dict:
                 int(threads),
                 precision,
             )
+        for threads in sorted({t for _, t, _ in runs_of.values()} if args.algo == "mfq" else ()):
+            runs_of[f"{PLAIN}, {threads} thread(s)"] = (ROOT / "src", threads, PLAIN)
         best: dict[str, float] = {}
         runs: dict[str, list] = {k: [] for k in runs_of}
         for _ in range(args.repeats):
             for name, (src, threads, precision) in runs_of.items():
-                episodes = run_worker(src, args.algo, args.episodes, threads, precision)
+                if precision == PLAIN:
+                    episodes = run_plain(args.episodes, threads)
+                else:
+                    episodes = run_worker(src, args.algo, args.episodes, threads, precision)
                 runs[name].append(episodes)
                 last = episodes[-1]["seconds"] * 400 / episodes[-1]["steps"]
                 best[name] = min(best.get(name, float("inf")), last)
                 print(f"  {name}: {last:.2f} s/episode", file=sys.stderr)
     reference = best.get("before")
+    plain = {t: best[f"{PLAIN}, {t} thread(s)"] for _, t, p in runs_of.values() if p == PLAIN}
+    vs_plain = {
+        k: plain[t] / best[k] for k, (_, t, p) in runs_of.items() if p != PLAIN and t in plain
+    }
     rows = [
         [
             k,
@@ -150,24 +180,26 @@ def main(argv: list[str] | None = None) -> dict:
             v * PAPER_EPISODES / 3600,
             400 / v,
             reference / v if reference else float("nan"),
-            PLAIN_LOOP_SECONDS / v,
+            vs_plain.get(k, float("nan")),
         ]
         for k, v in best.items()
     ]
+    cpu = cpu_facts()
     print(
         f"episode ({args.algo}, paper preset, 64 v 64, 40x40, 400 steps, 1 update/step): "
-        f"best of {args.repeats}"
+        f"best of {args.repeats}; CPU {cpu['model']} ({' '.join(cpu['flags'])})"
     )
-    headers = ["code", "s/episode", "2000 ep (h)", "env steps/s", "vs before", "vs 15.5 s"]
+    headers = ["code", "s/episode", "2000 ep (h)", "env steps/s", "vs before", "vs plain"]
     print(table(headers, rows))
     result = {
         "algo": args.algo,
+        "cpu": cpu,
         "before_rev": args.before_rev if "before" in best else None,
         "seconds_per_episode": best,
         "projected_hours_2000_episodes": {k: v * PAPER_EPISODES / 3600 for k, v in best.items()},
         "speedup": best["before"] / best["after"] if "before" in best else None,
-        "speedup_vs_plain_loop": {k: PLAIN_LOOP_SECONDS / v for k, v in best.items()},
-        "plain_loop_seconds": PLAIN_LOOP_SECONDS,
+        "speedup_vs_plain_loop": vs_plain,
+        "plain_loop_seconds": {str(t): v for t, v in plain.items()},
         "runs": runs,
     }
     if result["speedup"]:

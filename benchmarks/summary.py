@@ -6,7 +6,8 @@ Reads env.json, acting.json, learning.json and scale.json (written by the script
 names) and writes exactly the issue's keys: the adapter against the raw engine and against
 PettingZoo at 64 v 64, the acting overhead, learning against a bare torch loop (the lower of
 MF-Q and MF-AC), the growth exponents (mean action: the larger of team and radius) and the
-compact replay's peak bytes per stored agent-transition.
+compact replay's peak bytes per stored agent-transition; then evaluation's step against
+training's acting step, and the MF-Q paper episode against the same-run plain loop.
 """
 
 from __future__ import annotations
@@ -35,7 +36,16 @@ def main() -> dict:
         "replay_bytes_per_agent_transition": scale["replay"]["compact"][
             "peak_bytes_per_agent_transition"
         ],
+        "evaluation_vs_acting": acting["evaluation_vs_acting"],
     }
+    if (RESULTS / "episode_mfq.json").is_file():
+        episode = load("episode_mfq")
+        vs_plain = episode.get("speedup_vs_plain_loop") or {}
+        both = [v for k, v in vs_plain.items() if "2 threads" in k]
+        if both:  # the defaults (fp32) with both cores against the plain loop with both
+            summary["mfq_episode_vs_plain_loop_2_threads"] = vs_plain.get(
+                "after fp32, 2 threads", min(both)
+            )
     goals = {
         "adapter_vs_raw": ">= 0.9",
         "adapter_vs_pettingzoo": ">= 2",
@@ -44,6 +54,8 @@ def main() -> dict:
         "mean_action_exponent": "<= 1.1",
         "acting_exponent": "<= 1.1",
         "replay_bytes_per_agent_transition": "(uint8 0/1 columns)",
+        "evaluation_vs_acting": "<= 1",
+        "mfq_episode_vs_plain_loop_2_threads": ">= 2",
     }
     print(table(["figure", "value", "goal"], [[k, v, goals[k]] for k, v in summary.items()]))
     path = RESULTS / "summary.json"

@@ -24,7 +24,7 @@ from mfmarl.buffers import Batch, living_rows
 from mfmarl.core.errors import MAX_AGENTS, MAX_FEATURES, MAX_WIDTH, require, require_int_in
 from mfmarl.core.policy import boltzmann_policy, softmax
 from mfmarl.core.schedules import ConstantSchedule, ExponentialSchedule, LinearSchedule, Schedule
-from mfmarl.networks import QNetwork, ViewQNetwork
+from mfmarl.networks import QNetwork, ViewQNetwork, resolve_precision
 
 __all__ = [
     "ACT_CHUNK",
@@ -294,7 +294,7 @@ class Learner:
                 self.n_actions,
                 use_mean_action=cfg.uses_mean_action,
                 initial_q=initial_q,
-                precision=cfg.precision,
+                precision=resolve_precision(cfg.precision, self.device),
                 mean_action_dim=self.mean_action_dim,
             ).to(self.device)
         return QNetwork(

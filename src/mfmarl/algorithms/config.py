@@ -108,13 +108,15 @@ class AlgorithmConfig:
     2002), which does not fade for actions the policy makes unlikely."""
     grad_clip: float = 10.0
     """Maximum global gradient norm per update (0 disables clipping)."""
-    precision: Literal["fp32", "bf16"] = "fp32"
+    precision: Literal["fp32", "bf16", "auto"] = "fp32"
     """Arithmetic of the grid-view networks (Battle): fp32, or bf16 to run their
     convolutions and view dense layer in bfloat16 (torch autocast; weights, gradients, Adam,
     heads and losses stay float32). About 1.6x faster training on CPUs with native bf16
-    (AMX or AVX512-BF16) or on GPUs, slower on CPUs without it; the Q-values differ from
-    fp32 in about the fourth significant digit (docs/performance.md). No effect on the
-    vector-observation networks."""
+    (AMX or AVX512-BF16) or on GPUs, up to 4x slower on CPUs without it (a warning says
+    so); auto picks bf16 only where the hardware has it and a short probe is faster. The
+    Q-values differ from fp32 in about the fourth significant digit, and learning is not the
+    same run: fp32 stays the default so that a seed gives the same run on every CPU
+    (docs/performance.md). No effect on the vector-observation networks."""
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -10,7 +10,13 @@ from mfmarl.algorithms.lagged import ModuleTensors
 from mfmarl.buffers import Batch
 from mfmarl.core.policy import mean_field_value, softmax
 from mfmarl.core.targets import mfq_target
-from mfmarl.networks import Actor, ViewActor, ViewQNetwork, falling_preference
+from mfmarl.networks import (
+    Actor,
+    ViewActor,
+    ViewQNetwork,
+    falling_preference,
+    resolve_precision,
+)
 
 
 class MeanFieldActorCritic(Learner):
@@ -37,7 +43,7 @@ class MeanFieldActorCritic(Learner):
                 self.n_actions,
                 initial_logits=initial_logits,
                 encoder=critic.encoder if isinstance(critic, ViewQNetwork) and shared else None,
-                precision=cfg.precision,
+                precision=resolve_precision(cfg.precision, self.device),
             ).to(self.device)
             actor_params = view_actor.own_parameters()
             self.actor: nn.Module = view_actor

@@ -2,7 +2,8 @@
 
 from mfmarl.networks.grouped import GroupedLinear, GroupedMLP, RunningNormalizer
 from mfmarl.networks.heads import Actor, QNetwork, falling_preference
-from mfmarl.networks.view import PRECISIONS, ViewActor, ViewEncoder, ViewQNetwork
+from mfmarl.networks.precision import PRECISIONS, resolve_precision
+from mfmarl.networks.view import ViewActor, ViewEncoder, ViewQNetwork
 
 __all__ = [
     "PRECISIONS",
@@ -15,4 +16,5 @@ __all__ = [
     "ViewEncoder",
     "ViewQNetwork",
     "falling_preference",
+    "resolve_precision",
 ]

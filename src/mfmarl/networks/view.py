@@ -16,8 +16,8 @@ import torch
 from torch import nn
 
 from mfmarl.core.errors import require_choice
+from mfmarl.networks.precision import PRECISIONS, resolve_precision
 
-PRECISIONS = ("fp32", "bf16")
 """Arithmetic of the view encoder (see :class:`ViewEncoder`)."""
 
 
@@ -61,7 +61,7 @@ class ViewEncoder(nn.Module):
     ) -> None:
         super().__init__()
         require_choice("precision", precision, PRECISIONS)
-        self.precision = precision
+        self.precision = resolve_precision(precision)  # callers pass it resolved for their device
         height, width, channels = view_shape
         self.view_shape = view_shape
         self.view_size = height * width * channels

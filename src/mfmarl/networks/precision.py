@@ -1,0 +1,100 @@
+"""Which arithmetic the grid-view networks run in: fp32, bf16, or ``auto``.
+
+bf16 (torch autocast around the convolutions and the view's dense layer) pays only where the
+hardware multiplies bfloat16 natively: on CPUs with AMX or AVX512-BF16, and on GPUs that
+support it. Elsewhere torch emulates it, and a Battle episode was measured four times slower
+on an AMD EPYC without either (docs/performance.md). ``auto`` picks bf16 only where the CPU
+reports native support *and* a short probe at the Battle network's size is faster; an
+explicit ``bf16`` on a CPU without native support is kept, with a warning.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+log = logging.getLogger(__name__)
+
+PRECISIONS = ("fp32", "bf16", "auto")
+NATIVE_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+"""``/proc/cpuinfo`` flags of CPUs that multiply bfloat16 in hardware."""
+
+
+@functools.cache
+def cpu_flags() -> frozenset[str]:
+    """The first CPU's flags from ``/proc/cpuinfo`` (empty where it cannot be read)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def native_bf16(device: str | torch.device = "cpu") -> bool:
+    """Whether ``device`` multiplies bfloat16 in hardware."""
+    if torch.device(device).type == "cuda":
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    return any(flag in cpu_flags() for flag in NATIVE_BF16_FLAGS)
+
+
+def _probe_seconds(dtype: torch.dtype | None, batch: int = 256, repeats: int = 3) -> float:
+    """Best time of a forward and backward pass of a Battle-sized view encoder (two 3x3
+    convolutions on 13x13x7 views and a dense layer), in ``dtype`` under autocast or fp32."""
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Conv2d(7, 32, 3), nn.ReLU(), nn.Conv2d(32, 32, 3), nn.ReLU(), nn.Flatten(),
+        nn.Linear(32 * 9 * 9, 256),
+    )  # fmt: skip
+    x = torch.rand(batch, 7, 13, 13)
+    best = float("inf")
+    for _ in range(repeats + 1):  # the first pass warms up
+        start = time.perf_counter()
+        if dtype is None:
+            out = net(x)
+        else:
+            with torch.autocast("cpu", dtype=dtype):
+                out = net(x)
+        out.float().sum().backward()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+@functools.cache
+def bf16_pays_on_cpu() -> bool:
+    """Native bf16 on this CPU, and the probe at least 10% faster than fp32 (measured once
+    per process)."""
+    if not native_bf16("cpu"):
+        return False
+    fp32, bf16 = _probe_seconds(None), _probe_seconds(torch.bfloat16)
+    log.info("precision probe: fp32 %.2f ms, bf16 %.2f ms", 1e3 * fp32, 1e3 * bf16)
+    return bf16 < 0.9 * fp32
+
+
+def resolve_precision(precision: str, device: str | torch.device = "cpu") -> str:
+    """``fp32`` or ``bf16`` for the networks: ``auto`` resolved for ``device``; an explicit
+    ``bf16`` where the hardware lacks it is kept, with a warning."""
+    kind = torch.device(device).type
+    if precision == "auto":
+        if kind == "cuda":
+            return "bf16" if native_bf16(device) else "fp32"
+        return "bf16" if bf16_pays_on_cpu() else "fp32"
+    if precision == "bf16" and not native_bf16(device):
+        _warn_emulated(kind)
+    return precision
+
+
+@functools.cache
+def _warn_emulated(kind: str) -> None:
+    log.warning(
+        "precision bf16 on a %s without native bfloat16 (AMX or AVX512-BF16 on CPUs): torch "
+        "emulates it, which was measured up to 4x slower than fp32; --precision auto picks "
+        "what is faster here",
+        kind.upper(),
+    )

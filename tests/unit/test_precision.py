@@ -1,0 +1,68 @@
+"""``--precision auto|bf16``: bf16 only where the hardware has it and it is measured faster;
+an explicit bf16 without it warns."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import torch
+
+from mfmarl.algorithms import AlgorithmConfig
+from mfmarl.core.errors import ConfigError
+from mfmarl.networks import ViewEncoder, precision
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches() -> None:
+    for cached in (precision.cpu_flags, precision.bf16_pays_on_cpu, precision._warn_emulated):
+        cached.cache_clear()
+
+
+def _cpu(monkeypatch: pytest.MonkeyPatch, flags: set[str], fp32: float, bf16: float) -> None:
+    monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset(flags))
+    seconds = {None: fp32, torch.bfloat16: bf16}
+    monkeypatch.setattr(precision, "_probe_seconds", lambda dtype: seconds[dtype])
+
+
+def test_auto_takes_bf16_only_with_native_support_and_a_faster_probe(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _cpu(monkeypatch, {"avx2", "amx_bf16"}, fp32=1.0, bf16=0.6)
+    assert precision.resolve_precision("auto") == "bf16"
+    precision.bf16_pays_on_cpu.cache_clear()
+    _cpu(monkeypatch, {"avx2", "amx_bf16"}, fp32=1.0, bf16=0.95)  # native, not 10% faster
+    assert precision.resolve_precision("auto") == "fp32"
+    precision.bf16_pays_on_cpu.cache_clear()
+    _cpu(monkeypatch, {"avx2", "fma"}, fp32=1.0, bf16=0.1)  # emulated: never probed for
+    assert precision.resolve_precision("auto") == "fp32"
+    assert precision.resolve_precision("fp32") == "fp32"
+
+
+def test_explicit_bf16_without_native_support_warns_and_is_kept(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    _cpu(monkeypatch, {"avx2"}, fp32=1.0, bf16=4.0)
+    with caplog.at_level(logging.WARNING):
+        assert precision.resolve_precision("bf16") == "bf16"
+    assert "without native bfloat16" in caplog.text and "auto" in caplog.text
+    caplog.clear()
+    _cpu(monkeypatch, {"avx512_bf16"}, fp32=1.0, bf16=0.5)
+    precision._warn_emulated.cache_clear()
+    with caplog.at_level(logging.WARNING):
+        assert precision.resolve_precision("bf16") == "bf16"
+    assert caplog.text == ""
+
+
+def test_the_config_accepts_auto_and_the_encoder_resolves_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert AlgorithmConfig(precision="auto").precision == "auto"
+    with pytest.raises(ConfigError):
+        AlgorithmConfig(precision="fp16")  # type: ignore[arg-type]
+    _cpu(monkeypatch, set(), fp32=1.0, bf16=0.1)
+    assert ViewEncoder((13, 13, 7), 34, precision="auto").precision == "fp32"
+
+
+def test_the_probe_runs_on_this_machine() -> None:
+    assert 0 < precision._probe_seconds(None, batch=8, repeats=1) < 5
