@@ -8,7 +8,7 @@ STAMP := $(VENV)/.mfmarl-installed.stamp
 TORCH_SPEC ?= torch==2.13.0
 DEMO_OUT ?= runs/demo
 
-.PHONY: .venv setup demo test lint format clean bench
+.PHONY: .venv setup demo test lint format clean bench docs
 
 .venv: $(STAMP)
 setup: $(STAMP)
@@ -17,7 +17,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet $(TORCH_SPEC)
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,docs]'
 	touch $@
 
 # The Gaussian Squeeze bar: every method at N = 100 and 500, 3 seeds each (about 3 minutes
@@ -34,6 +34,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests examples benchmarks
 	$(BIN)/lint-imports
 	$(BIN)/mypy src
+
+# The documentation site into build/site (warnings are errors: mkdocs.yml has strict).
+docs: $(STAMP)
+	$(BIN)/mkdocs build
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix src tests examples benchmarks
