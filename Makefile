@@ -8,7 +8,7 @@ STAMP := $(VENV)/.mfmarl-installed.stamp
 TORCH_SPEC ?= torch==2.13.0
 DEMO_OUT ?= runs/demo
 
-.PHONY: .venv setup demo test lint format clean bench docs
+.PHONY: .venv setup demo test lint format clean bench docs wheel
 
 .venv: $(STAMP)
 setup: $(STAMP)
@@ -38,6 +38,10 @@ lint: $(STAMP)
 # The documentation site into build/site (warnings are errors: mkdocs.yml has strict).
 docs: $(STAMP)
 	$(BIN)/mkdocs build
+
+# Build the sdist and wheel and check the wheel in a fresh venv (about a minute).
+wheel: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow tests/test_wheel.py
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix src tests examples benchmarks
