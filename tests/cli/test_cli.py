@@ -103,6 +103,10 @@ def test_reproduce_writes_results_report_and_plots(tmp_path: Path) -> None:
 
 BAD_INPUTS = {
     "unknown algo": ["train", "gaussian-squeeze", "--algo", "nope"],
+    "battle hidden (ignored by view nets)": ["train", "battle", "--hidden", "32"],
+    "battle dueling": ["train", "battle", "--dueling"],
+    "battle normalize": ["train", "battle", "--normalize-mean-action"],
+    "battle ā stream": ["train", "battle", "--mean-action-stream", "value"],
     "zero agents": ["train", "gaussian-squeeze", "--n-agents", "0"],
     "zero sigma": ["train", "gaussian-squeeze", "--sigma", "0"],
     "bad reproduce N": ["reproduce", "gaussian-squeeze", "--n-agents", "100", "-5"],

@@ -156,7 +156,30 @@ def test_mirrored_group_sees_the_world_flipped() -> None:
     assert np.all(features[alive, ID_BITS + right] == 1.0)
     assert np.all(raw_blue.features[alive, ID_BITS + 5] == 1.0)  # the engine saw (-1, 0)
     red = step.groups[0].next
-    np.testing.assert_array_equal(red.obs[:, size:], env.raw[0].features)
+    np.testing.assert_array_equal(red.obs[:, size + ID_BITS :], env.raw[0].features[:, ID_BITS:])
+    assert not red.obs[:, size : size + ID_BITS].any()  # ids would tell the sides apart
+    assert env.raw[0].features[:, :ID_BITS].any()  # (the engine has them)
+
+
+def test_mirrored_positions_give_both_sides_the_same_inputs() -> None:
+    """Armies placed as mirror images of each other see exactly the same learner inputs,
+    before and after a step in which each makes the mirror of the other's moves: one
+    shared network cannot tell which side it plays."""
+    env = make_battle_env(map_size=20)
+    env.reset(0)
+    engine, (red, blue) = env.engine, env.handles
+    engine.reset()
+    cells = [(3, 5), (4, 9), (6, 12), (8, 8)]
+    engine.add_agents(red, method="custom", pos=[(x, y, 0) for x, y in cells])
+    engine.add_agents(blue, method="custom", pos=[(19 - x, y, 0) for x, y in cells])
+    env._slots = [np.arange(len(cells)), np.arange(len(cells))]
+    obs = [env._group_obs(g, env._read(g)[0]) for g in (0, 1)]
+    np.testing.assert_array_equal(obs[0].obs, obs[1].obs)
+    n = env.groups[0].n_slots
+    moves = np.resize([7, 2, 9, 11], n)  # each side in its own frame: mirror images
+    step = env.step([moves, moves])
+    np.testing.assert_array_equal(step.groups[0].next.obs, step.groups[1].next.obs)
+    np.testing.assert_array_equal(step.groups[0].rewards, step.groups[1].rewards)
 
 
 def test_positions_match_the_engine_getters() -> None:

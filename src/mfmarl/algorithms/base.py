@@ -10,6 +10,7 @@ of it for self-play (:meth:`Learner.frozen_policy`) and the one trained players 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from mfmarl.algorithms.config import ALGORITHM_NAMES, ALGORITHMS, AlgorithmConfig
+from mfmarl.algorithms.config import (
+    ALGORITHM_NAMES,
+    ALGORITHMS,
+    AlgorithmConfig,
+    view_network_conflicts,
+)
 from mfmarl.algorithms.lagged import LaggedCopy, ModuleTensors, soft_update
 from mfmarl.algorithms.policy import ACT_CHUNK, Policy, act_together, sample_categorical
 from mfmarl.buffers import Batch, living_rows
@@ -25,6 +31,8 @@ from mfmarl.core.errors import MAX_AGENTS, MAX_FEATURES, MAX_WIDTH, require, req
 from mfmarl.core.policy import boltzmann_policy, softmax
 from mfmarl.core.schedules import ConstantSchedule, ExponentialSchedule, LinearSchedule, Schedule
 from mfmarl.networks import QNetwork, ViewQNetwork, resolve_precision
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "ACT_CHUNK",
@@ -103,6 +111,9 @@ class Learner:
         self.obs_dim = obs_dim
         self.view_shape = tuple(view_shape) if view_shape is not None else None
         if self.view_shape is not None:
+            ignored = view_network_conflicts(config)
+            if ignored:  # (the command line refuses them; a library caller is told)
+                log.warning("grid-view networks ignore %s", ", ".join(ignored))
             h, w, c = self.view_shape
             require(
                 obs_dim >= h * w * c,

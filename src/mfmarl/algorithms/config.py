@@ -14,9 +14,16 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from mfmarl.core.errors import MAX_STEPS, MAX_WIDTH, require, require_choice, require_int_in
+from mfmarl.core.errors import (
+    MAX_STEPS,
+    MAX_WIDTH,
+    ConfigError,
+    require,
+    require_choice,
+    require_int_in,
+)
 from mfmarl.networks import PRECISIONS
 
 Algo = Literal["mfq", "mfac", "iql", "iac"]
@@ -167,3 +174,34 @@ class AlgorithmConfig:
     @property
     def uses_mean_action(self) -> bool:
         return self.algo in ("mfq", "mfac")
+
+
+VIEW_NETWORK_FIXED: dict[str, Any] = {
+    "hidden": (64,),
+    "dueling": False,
+    "normalize_mean_action": False,
+    "mean_action_stream": "both",
+}
+"""Settings the grid-view networks do not read: their layers are fixed (the reference code's
+sizes), their head is not dueling, and they read ā as it is."""
+
+
+def view_network_conflicts(config: AlgorithmConfig) -> list[str]:
+    """The settings of ``config`` a grid-view network would ignore (``name=value``)."""
+    out = []
+    for name, fixed in VIEW_NETWORK_FIXED.items():
+        value = getattr(config, name)
+        if (tuple(value) if isinstance(value, (list, tuple)) else value) != fixed:
+            out.append(f"{name}={value!r}")
+    return out
+
+
+def require_view_settings(config: AlgorithmConfig) -> None:
+    """Raise :class:`ConfigError` if ``config`` sets what a grid-view network ignores."""
+    conflicts = view_network_conflicts(config)
+    if conflicts:
+        fixed = ", ".join(f"{k}={v!r}" for k, v in VIEW_NETWORK_FIXED.items())
+        raise ConfigError(
+            f"grid-view networks (Battle, MAgent2) have fixed layers and no dueling head, so "
+            f"{', '.join(conflicts)} would be ignored; leave them at {fixed}"
+        )

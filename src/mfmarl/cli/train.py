@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mfmarl.algorithms import ALGORITHMS, AlgorithmConfig
+from mfmarl.algorithms.config import require_view_settings
 from mfmarl.cli.options import (
     PROG,
     add_common_run_options,
@@ -203,7 +204,8 @@ def _cmd_battle(args: argparse.Namespace) -> int:
     if args.out is None:
         raise ConfigError("--out DIR is required (or --resume DIR)")
     spec = battle_spec(battle, algo_config, train_config, args.checkpoint_every)
-    spec.env.build()  # every check that can fail runs before --force removes anything
+    require_view_settings(algo_config)  # every check that can fail runs before --force
+    spec.env.build()
     out = prepare_run_dir(args.out, args.force, RUN_OUTPUTS)
     torch.set_num_threads(train_config.threads)
     summary = train_run(spec, out, args.progress, command=command_line(args), should_stop=args.stop)

@@ -16,8 +16,9 @@ and the position in minimap mode). PettingZoo's ``extra_features=True`` shows th
 features broadcast as view channels; by default it drops them.
 
 Options for symmetric games (the Battle experiment): ``mirror`` names groups that see the
-world mirrored left–right (views flipped, move and attack indices permuted, id bits zeroed),
-so one shared network can play either side; ``end_when_empty`` ends an episode when any
+world mirrored left–right (views flipped, move and attack indices permuted), and then every
+group's id bits are zeroed (they number the agents of each side apart), so that one shared
+network cannot tell the sides apart and plays either; ``end_when_empty`` ends an episode when any
 group is wiped out (survivors' episodes end as terminal).
 
 Engine facts relied on (magent2 0.3.4): actions are moves (lattice offsets within the move
@@ -279,9 +280,11 @@ class MAgent2Env:
         """Per group: reused arrays the engine writes into."""
         self._view_sizes = [int(np.prod(view)) for view in self.view_shapes]
         self._id_lengths = [self.id_bits(g) for g in range(len(self.groups))]
+        self._hide_ids = any(self.mirrored)
+        """Zero every group's id bits: with a mirrored group, ids would tell the sides apart."""
         self._feature_columns = [self._mirrored_columns(g) for g in range(len(self.groups))]
         """Per group: the feature columns a mirrored group reads (its last-action one-hot
-        permuted; id bits are then zeroed), or None."""
+        permuted), or None."""
         self.steps = 0
         self.deaths = [0] * len(self.handles)
         self._slots = [np.arange(0) for _ in self.handles]
@@ -377,10 +380,8 @@ class MAgent2Env:
         if self.features:
             columns = self._feature_columns[g]
             tail = out[:, size:]
-            if columns is None:
-                tail[...] = features
-            else:
-                tail[...] = features[:, columns]
+            tail[...] = features if columns is None else features[:, columns]
+            if self._hide_ids:
                 tail[:, : self._id_lengths[g]] = 0.0
         return GroupObs(out, raw.alive, raw.positions)
 
