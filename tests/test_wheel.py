@@ -48,3 +48,7 @@ def test_the_wheel_installs_into_a_fresh_venv_and_trains(tmp_path: Path) -> None
     battle = ["train", "battle", "--map-size", "16", "--max-steps", "8", "--episodes", "1"]
     _run(cli, *battle, "--out", tmp_path / "battle", "--no-progress", cwd=tmp_path)
     assert (tmp_path / "battle" / "summary.json").is_file()
+    # the pretrained player is package data of the wheel
+    pretrained = ["battle", "mfq-battle-quick", "random", "--rounds", "1", "--no-progress"]
+    _run(cli, *pretrained, "--out", tmp_path / "match", cwd=tmp_path)
+    assert json.loads((tmp_path / "match" / "results.json").read_text())["rounds"] == 1

@@ -23,8 +23,9 @@ from mfmarl.core.errors import ConfigError, require
 
 PLAYER_HELP = (
     "a player: a training run's --out directory (its latest checkpoint), a learner's "
-    "checkpoint directory, or a built-in: random (uniform actions), attack-nearest or "
-    "attack-weakest (scripted, MAgent2 combat games)"
+    "checkpoint directory, an exported policy (mfmarl export), or a built-in: random "
+    "(uniform actions), attack-nearest or attack-weakest (scripted, MAgent2 combat games), "
+    "mfq-battle-quick (a pretrained MF-Q Battle player, quick scale)"
 )
 MAX_ROUNDS = 1_000_000
 
@@ -34,6 +35,52 @@ def add_parsers(commands: Any) -> None:
     _render_parser(commands)
     _tournament_parser(commands)
     _evaluate_parser(commands)
+    _export_parser(commands)
+
+
+def _export_parser(commands: Any) -> None:
+    p = commands.add_parser(
+        "export",
+        help="write only what a trained player acts with, to share it",
+        description="Reduce a training run (or checkpoint) to its players' networks: writes "
+        "--out/policy.safetensors with the network each learning group acts with (its policy "
+        "average when the run kept one) and, in the safetensors header, the algorithm "
+        "config, observation and action sizes, ā rules, roles, environment and mfmarl "
+        "version. Every command that takes a PLAYER accepts the directory or the file.",
+    )
+    p.add_argument("run", metavar="RUN", help="a training run's --out directory or checkpoint")
+    add_out_options(p)
+    p.set_defaults(handler=_cmd_export)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from mfmarl.evaluation.export import EXPORT_FILE, export_learners
+    from mfmarl.evaluation.players import load_player
+    from mfmarl.training.rundir import EXPERIMENT_OUTPUTS, prepare_run_dir
+
+    player = load_player(args.run)
+    require(player.trained, f"export: {args.run!r} is a built-in player; nothing to export")
+    unique: dict[str, Any] = {}
+    roles: dict[str, str] = {}
+    for group, learner in player.learners.items():
+        leader = next((g for g, known in unique.items() if known is learner), None)
+        if leader is None:
+            unique[group] = learner
+            roles[group] = learner.config.algo
+        else:
+            roles[group] = f"shared:{leader}"
+    record = {
+        "roles": roles,
+        "mean_field": dict(player.rules),
+        "env": player.env.to_dict() if player.env is not None else None,
+    }
+    out = prepare_run_dir(args.out, args.force, (*EXPERIMENT_OUTPUTS, EXPORT_FILE))
+    path = export_learners(unique, record, out / EXPORT_FILE)
+    size = path.stat().st_size / 1e6
+    print(
+        f"exported {', '.join(unique)} ({', '.join(roles)} play with them): {path}, {size:.1f} MB"
+    )
+    return 0
 
 
 def _evaluate_parser(commands: Any) -> None:

@@ -5,8 +5,11 @@ A player is named by text, as on the command line:
 - ``random``: uniform random actions;
 - ``attack-nearest``, ``attack-weakest``: the environment's scripted players (MAgent2
   combat games);
-- a training run's directory (its latest checkpoint), or a learner's checkpoint directory:
-  the trained policy, acting through the same :class:`~mfmarl.algorithms.policy.Policy` as in
+- ``mfq-battle-quick``: a pretrained MF-Q Battle player shipped with mfmarl (quick scale,
+  docs/battle.md);
+- a training run's directory (its latest checkpoint), a learner's checkpoint directory, or
+  an exported policy (``mfmarl export``: a directory with ``policy.safetensors``, or the
+  file): the trained policy, acting through the same :class:`~mfmarl.algorithms.policy.Policy` as in
   training (one batched pass per group, sampling, chunking) with the policy average when the
   run kept one, no ε, and the ā rule it was trained with.
 
@@ -26,6 +29,7 @@ from mfmarl.algorithms import Learner, Policy
 from mfmarl.core.errors import ConfigError, require
 from mfmarl.envs.base import MultiGroupEnv
 from mfmarl.envs.source import EnvSource
+from mfmarl.evaluation.export import export_file, load_export
 from mfmarl.training.checkpoint import (
     META_FILE,
     RUN_FILE,
@@ -38,6 +42,15 @@ from mfmarl.training.roles import parse_role
 from mfmarl.training.rundir import read_json
 
 BUILTIN_PLAYERS = ("random", "attack-nearest", "attack-weakest")
+PRETRAINED_PLAYERS = {"mfq-battle-quick": "mfq-battle-quick.safetensors"}
+"""Exported players shipped in ``mfmarl/evaluation/pretrained/``: name -> file."""
+
+
+def pretrained_path(name: str) -> Path:
+    """The packaged file of the pretrained player ``name``."""
+    return Path(__file__).resolve().parent / "pretrained" / PRETRAINED_PLAYERS[name]
+
+
 """Players that need no checkpoint (the scripted ones only on the MAgent2 combat games)."""
 
 
@@ -128,12 +141,19 @@ def load_player(spec: str) -> Player:
     anything else (or a corrupt or mismatched checkpoint) is a ConfigError."""
     if spec in BUILTIN_PLAYERS:
         return Player(spec, builtin=spec)
+    if spec in PRETRAINED_PLAYERS:
+        learners, record = load_export(pretrained_path(spec))
+        return _player(spec, learners, record)
     path = Path(spec)
     if not spec or not path.exists():
+        builtins = ", ".join([*BUILTIN_PLAYERS, *PRETRAINED_PLAYERS])
         raise ConfigError(
-            f"player {spec!r}: not a built-in player ({', '.join(BUILTIN_PLAYERS)}) and no "
-            "such run or checkpoint directory"
+            f"player {spec!r}: not a built-in player ({builtins}) and no such run, "
+            "checkpoint or exported policy"
         )
+    if export_file(path) is not None:
+        learners, record = load_export(path)
+        return _player(spec, learners, record)
     where, run = _learner_dirs(path)
     if run is None:
         learner = learner_from_checkpoint(where)
