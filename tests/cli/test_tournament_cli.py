@@ -111,7 +111,7 @@ def test_bad_input_is_one_line_and_keeps_earlier_results(
     other_map = _trained_run(tmp_path, "other", map_size=20)
     capsys.readouterr()
     cases = [
-        ([str(tmp_path / "missing"), "random"], "no such run or checkpoint directory"),
+        ([str(tmp_path / "missing"), "random"], "no such run, checkpoint or exported policy"),
         ([str(run), str(corrupt)], "corrupt"),
         ([str(run), str(other_map)], "different environments"),
         (["random"], "at least 2 players"),
