@@ -225,3 +225,25 @@ def test_run_jobs_stops_between_runs(tmp_path: Path) -> None:
         run_jobs(jobs, workers=1, should_stop=stop)
     summaries = [json.loads(p.read_text()) for p in tmp_path.glob("runs/*/summary.json")]
     assert len(summaries) == 1 and summaries[0]["interrupted"] is True
+
+
+def test_tensorboard_plots_against_the_environment_step(tmp_path: Path) -> None:
+    """TensorBoard's x-axis is the global environment step (the episode is a scalar too),
+    and a resumed run's events continue from where its kept rows end."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    algo, train = gaussian_squeeze_preset("iql", 10, "quick")
+    spec = squeeze_spec(
+        GaussianSqueezeConfig(n_agents=10), algo, dataclasses.replace(train, episodes=6)
+    )
+    calls = iter(range(10**6))
+    train_run(spec, tmp_path, should_stop=lambda: next(calls) >= 3)  # 4 of 6 episodes
+    resume_run(tmp_path)
+    logged = read_metrics(tmp_path / "metrics.csv")
+    assert logged["charts/global_step"] == [float(e + 1) for e in range(6)]  # one step a round
+    events = EventAccumulator(str(tmp_path / "tb"))
+    events.Reload()
+    steps = [e.step for e in events.Scalars("charts/episodic_return")]
+    assert steps == [1, 2, 3, 4, 5, 6]  # each once, though the run was resumed
+    episodes = {e.step: e.value for e in events.Scalars("charts/episode")}
+    assert episodes == {s: float(s - 1) for s in steps}

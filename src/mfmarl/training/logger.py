@@ -13,6 +13,8 @@ from typing import Any
 from mfmarl.training.rundir import write_text_atomic
 
 STEP_COLUMN = "episode"
+GLOBAL_STEP = "charts/global_step"
+"""The environment steps so far: TensorBoard's x-axis when a row has it (else the episode)."""
 
 
 def _csv_value(value: Any) -> str:
@@ -26,7 +28,8 @@ def _csv_value(value: Any) -> str:
 
 
 class MetricsLogger:
-    """Writes one row per episode to ``out_dir/metrics.csv`` and scalars to ``out_dir/tb``.
+    """Writes one row per episode to ``out_dir/metrics.csv`` and scalars to ``out_dir/tb``
+    (x-axis: the environment step, :data:`GLOBAL_STEP`, with ``charts/episode`` as a scalar).
 
     Keys are namespaced (``charts/episodic_return``, ``env/G``, ``losses/td_loss``). The CSV
     header is the union of every key seen so far, in first-seen order: when a key first
@@ -56,7 +59,7 @@ class MetricsLogger:
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
-            purge = len(self.rows) if append else None
+            purge = self._next_tb_step() if append else None
             self._tb = SummaryWriter(log_dir=str(self.out_dir / "tb"), purge_step=purge)
 
     def log(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
@@ -74,11 +77,24 @@ class MetricsLogger:
             self._writer.writerow(row)
             self._file.flush()
         if self._tb is not None:
+            x = int(metrics.get(GLOBAL_STEP, step))
+            self._tb.add_scalar("charts/episode", step, x)
             for key, value in metrics.items():
                 if key == STEP_COLUMN or isinstance(value, bool):
                     continue
                 if isinstance(value, numbers.Real) and math.isfinite(float(value)):
-                    self._tb.add_scalar(key, float(value), step)
+                    self._tb.add_scalar(key, float(value), x)
+
+    def _next_tb_step(self) -> int:
+        """The x of the first TensorBoard event after the kept rows (events from there on
+        are purged when a resumed run writes again)."""
+        if not self.rows:
+            return 0
+        last = self.rows[-1]
+        try:
+            return int(float(last.get(GLOBAL_STEP) or "nan")) + 1
+        except ValueError:
+            return len(self.rows)
 
     def _rewrite(self) -> None:
         """Rewrite the whole CSV with the current (wider) header, then keep appending."""

@@ -371,6 +371,7 @@ def train(
             "episode": episode,
             "charts/episodic_return": float(returns.mean()),
             "charts/episode_length": length,
+            "charts/global_step": step,
         }
         for i, name in enumerate(names):
             metrics[f"{name}/episodic_return"] = float(returns[i])
