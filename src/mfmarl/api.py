@@ -16,7 +16,7 @@ records it in ``config.json`` to build the same environment again (``mfmarl resu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,6 +85,9 @@ def train(
     checkpoint_every: int = 0,
     force: bool = False,
     progress: bool = False,
+    eval_every: int = 0,
+    eval_rounds: int = 20,
+    eval_opponents: Sequence[str] = ("random",),
     **train_settings: Any,
 ) -> Run:
     """Train on the environment ``env_fn(**env_kwargs)`` returns; write the run to ``out``.
@@ -97,6 +100,9 @@ def train(
       see :mod:`mfmarl.training.mean_field`;
     - ``algorithm``: :class:`AlgorithmConfig` fields on top of the defaults (those of
       ``mfmarl train pettingzoo``);
+    - ``eval_every``, ``eval_rounds``, ``eval_opponents``: evaluation during training (games
+      with two sides): every ``eval_every`` episodes, rounds against each opponent, logged as
+      ``eval/<opponent>/win_rate`` with its interval;
     - ``train_settings``: :class:`TrainConfig` fields (``batch_size``, ``buffer_size``, ...).
 
     Raises :class:`~mfmarl.core.errors.ConfigError` for bad input, before anything is written.
@@ -131,12 +137,24 @@ def train(
         mean_field=dict(mean_field or {}),
         checkpoint_every=checkpoint_every,
         name=source.factory,
+        eval_every=eval_every,
+        eval_rounds=eval_rounds,
+        eval_opponents=tuple(eval_opponents),
     )
+    from mfmarl.evaluation.during_training import check_evaluation, evaluate_during_training
     from mfmarl.evaluation.players import frozen_policy
 
     build_session(spec, trust_env=True, load_frozen=frozen_policy)
+    check_evaluation(spec)
     path = prepare_run_dir(out, force, RUN_OUTPUTS)
-    summary = train_run(spec, path, progress, trust_env=True, load_frozen=frozen_policy)
+    summary = train_run(
+        spec,
+        path,
+        progress,
+        trust_env=True,
+        load_frozen=frozen_policy,
+        evaluator=evaluate_during_training,
+    )
     return Run(path, spec, summary)
 
 

@@ -170,6 +170,7 @@ def _battle_parser(commands: Any) -> None:
     )
     _checkpoint_option(p, 10)
     add_progress_option(p)
+    _eval_options(p)
     env = p.add_argument_group("environment", "BattleConfig fields; override the preset")
     add_dataclass_options(env, BattleConfig, "battle", (), preset_note)
     algo = p.add_argument_group("algorithm", "AlgorithmConfig fields; override the preset")
@@ -205,10 +206,18 @@ def _cmd_battle(args: argparse.Namespace) -> int:
         raise ConfigError("--out DIR is required (or --resume DIR)")
     spec = battle_spec(battle, algo_config, train_config, args.checkpoint_every)
     require_view_settings(algo_config)  # every check that can fail runs before --force
+    spec = _with_evaluation(spec, args)
     spec.env.build()
     out = prepare_run_dir(args.out, args.force, RUN_OUTPUTS)
     torch.set_num_threads(train_config.threads)
-    summary = train_run(spec, out, args.progress, command=command_line(args), should_stop=args.stop)
+    summary = train_run(
+        spec,
+        out,
+        args.progress,
+        command=command_line(args),
+        should_stop=args.stop,
+        evaluator=_evaluator(),
+    )
     _report(summary, out)
     return 0
 
@@ -226,6 +235,54 @@ MEAN_FIELD_HELP = (
     "another group's name, either with @R for a Chebyshev radius on the grid (own@6), several "
     "joined by + for multi-type mean field (own+blue); repeat for more groups [default: own]"
 )
+
+
+def _eval_options(p: argparse.ArgumentParser) -> None:
+    group = p.add_argument_group(
+        "evaluation during training",
+        "every N episodes the trained side plays rounds against players, logged as "
+        "eval/<player>/win_rate with its 95%% Wilson interval (metrics.csv, TensorBoard)",
+    )
+    group.add_argument(
+        "--eval-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="episodes between evaluations (0: none) [default: 0]",
+    )
+    group.add_argument(
+        "--eval-rounds", type=int, default=20, metavar="R", help="rounds per opponent [default: 20]"
+    )
+    group.add_argument(
+        "--eval-opponents",
+        nargs="+",
+        default=["random"],
+        metavar="PLAYER",
+        help="players to meet: random, attack-nearest, attack-weakest, mfq-battle-quick, a "
+        "run or an export [default: random]",
+    )
+
+
+def _with_evaluation(spec: Any, args: argparse.Namespace) -> Any:
+    """``spec`` with the evaluation options, checked before anything is written."""
+    import dataclasses
+
+    from mfmarl.evaluation.during_training import check_evaluation
+
+    spec = dataclasses.replace(
+        spec,
+        eval_every=args.eval_every,
+        eval_rounds=args.eval_rounds,
+        eval_opponents=tuple(args.eval_opponents),
+    )
+    check_evaluation(spec)
+    return spec
+
+
+def _evaluator() -> Any:
+    from mfmarl.evaluation.during_training import evaluate_during_training
+
+    return evaluate_during_training
 
 
 def _add_generic_options(p: argparse.ArgumentParser) -> None:
@@ -250,6 +307,7 @@ def _add_generic_options(p: argparse.ArgumentParser) -> None:
     _checkpoint_option(p, 10)
     _threads_option(p)
     add_progress_option(p)
+    _eval_options(p)
     algo = p.add_argument_group(
         "algorithm", "AlgorithmConfig fields for every learner; override the defaults"
     )
@@ -386,6 +444,7 @@ def _train_generic(
         checkpoint_every=args.checkpoint_every,
         name=name,
     )
+    spec = _with_evaluation(spec, args)
     require(1 <= args.threads <= 1024, f"--threads={args.threads} must be in [1, 1024]")
     from mfmarl.training.run import build_session
 
@@ -400,6 +459,7 @@ def _train_generic(
         should_stop=args.stop,
         trust_env=trust,
         load_frozen=_frozen_loader(),
+        evaluator=_evaluator(),
     )
     _report(summary, out)
     return 0
@@ -431,7 +491,12 @@ def _resume(out: Path, args: argparse.Namespace) -> int:
     threads = int(getattr(args, "threads", 1) or 1)
     torch.set_num_threads(threads)
     summary = resume_run(
-        out, args.progress, args.stop, trust_env=trust, load_frozen=_frozen_loader()
+        out,
+        args.progress,
+        args.stop,
+        trust_env=trust,
+        load_frozen=_frozen_loader(),
+        evaluator=_evaluator(),
     )
     _report(summary, out)
     return 0

@@ -165,6 +165,17 @@ def load_player(spec: str) -> Player:
     return _player(spec, learners, run)
 
 
+def player_from_learners(name: str, learners: dict[str, Learner], spec: Any) -> Player:
+    """The player of a run being trained (``spec``: its RunSpec; ``learners`` by the group
+    that owns each), as ``load_player`` would load it from the run's checkpoint."""
+    record = {
+        "roles": dict(spec.roles),
+        "mean_field": dict(spec.mean_field),
+        "env": spec.env.to_dict(),
+    }
+    return _player(name, learners, record)
+
+
 def _player(spec: str, learners: dict[str, Learner], meta: dict[str, Any]) -> Player:
     """Map each group the run had to the learner that acted for it."""
     try:

@@ -33,7 +33,7 @@ from tqdm import tqdm
 
 from mfmarl import __version__
 from mfmarl.algorithms import AlgorithmConfig, Learner, Policy, make_learner
-from mfmarl.core.errors import ConfigError, require
+from mfmarl.core.errors import MAX_STEPS, ConfigError, require
 from mfmarl.envs.base import MultiGroupEnv
 from mfmarl.envs.source import EnvSource
 from mfmarl.training.checkpoint import (
@@ -79,9 +79,22 @@ class RunSpec:
     """Also checkpoint every this many episodes (0: only at the end)."""
     name: str = ""
     """The environment's name for records and reports (``battle``, ``gaussian-squeeze``)."""
+    eval_every: int = 0
+    """Evaluate every this many episodes (0: never): the trained side plays ``eval_rounds``
+    rounds against each of ``eval_opponents``, logged as ``eval/<opponent>/win_rate`` with
+    its 95% Wilson interval (games with two sides)."""
+    eval_rounds: int = 20
+    eval_opponents: tuple[str, ...] = ("random",)
+    """Players the trained side meets (``random``, ``attack-nearest``, a run, an export)."""
 
     def __post_init__(self) -> None:
         require(self.checkpoint_every >= 0, "checkpoint_every must be >= 0")
+        require(0 <= self.eval_every <= MAX_STEPS, f"eval_every={self.eval_every} must be >= 0")
+        require(1 <= self.eval_rounds <= 100_000, f"eval_rounds={self.eval_rounds} not in [1, 1e5]")
+        require(
+            not self.eval_every or len(self.eval_opponents) > 0,
+            "evaluation during training needs at least one opponent",
+        )
         parsed = {group: parse_role(role) for group, role in self.roles.items()}
         for group, role in parsed.items():
             if role.learns:
@@ -108,6 +121,11 @@ class RunSpec:
             "algorithms": {g: algorithm_config_dict(c) for g, c in self.algorithms.items()},
             "train": dataclasses.asdict(self.train),
             "checkpoint_every": self.checkpoint_every,
+            "evaluation": {
+                "every": self.eval_every,
+                "rounds": self.eval_rounds,
+                "opponents": list(self.eval_opponents),
+            },
         }
 
     @staticmethod
@@ -124,11 +142,27 @@ class RunSpec:
                 mean_field={str(k): str(v) for k, v in dict(data.get("mean_field") or {}).items()},
                 checkpoint_every=int(data.get("checkpoint_every", 0)),
                 name=str(data.get("name", "")),
+                **_evaluation_fields(data.get("evaluation")),
             )
         except ConfigError:
             raise
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ConfigError(f"not a run's config ({exc})") from exc
+
+
+def _evaluation_fields(data: Any) -> dict[str, Any]:
+    if not data:
+        return {}
+    return {
+        "eval_every": int(data["every"]),
+        "eval_rounds": int(data["rounds"]),
+        "eval_opponents": tuple(str(o) for o in data["opponents"]),
+    }
+
+
+Evaluator = Callable[["RunSpec", Mapping[str, Learner], int], dict[str, float]]
+"""``(spec, learners by group, episodes done) -> metrics``: evaluation during training,
+supplied by the layers above (:mod:`mfmarl.evaluation.during_training`)."""
 
 
 @dataclass(frozen=True)
@@ -327,6 +361,7 @@ def train_run(
     resume: bool = False,
     trust_env: bool = False,
     load_frozen: FrozenLoader | None = None,
+    evaluator: Evaluator | None = None,
 ) -> RunSummary:
     """Train ``spec`` into ``out_dir`` (see the module docstring) and return its summary.
 
@@ -335,6 +370,11 @@ def train_run(
     asked after every episode; once it returns True the run ends there with its checkpoint
     and summary written (``interrupted=True``). ``progress`` shows a tqdm bar on stderr.
     """
+    require(
+        not spec.eval_every or evaluator is not None,
+        "evaluation during training (eval_every) needs an evaluator: train through the "
+        "command line or mfmarl.train",
+    )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     session = build_session(spec, trust_env, load_frozen)
@@ -391,9 +431,11 @@ def train_run(
             start_episode=start,
             rng=rng,
         ):
+            done += 1
+            if evaluator is not None and spec.eval_every and done % spec.eval_every == 0:
+                metrics = {**metrics, **evaluator(spec, session.learners, done)}
             logger.log(metrics)
             tail.append(_summary_values(metrics, names))
-            done += 1
             if bar is not None:
                 bar.update(1)
                 if done % 10 == 0:
@@ -482,6 +524,7 @@ def resume_run(
     should_stop: Callable[[], bool] | None = None,
     trust_env: bool = False,
     load_frozen: FrozenLoader | None = None,
+    evaluator: Evaluator | None = None,
 ) -> RunSummary:
     """Continue the run in ``out_dir`` with the config recorded there."""
     spec = read_run_spec(out_dir)
@@ -493,4 +536,5 @@ def resume_run(
         resume=True,
         trust_env=trust_env,
         load_frozen=load_frozen,
+        evaluator=evaluator,
     )
