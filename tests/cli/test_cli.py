@@ -275,3 +275,21 @@ def test_show_config_prints_the_resolved_preset_without_training(
     assert list(tmp_path.iterdir()) == []  # nothing written
     assert main(["train", "gaussian-squeeze", "--n-agents", "50"]) == 2
     assert "--out DIR is required" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without a GPU")
+@pytest.mark.parametrize("command", [["train", "gaussian-squeeze"], ["train", "battle"]])
+def test_a_missing_gpu_is_refused_before_anything_is_written(
+    command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    assert main([*command, "--device", "cuda", "--out", str(out)]) == 2
+    assert "no CUDA GPU" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_render_checks_its_directory_before_playing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["render", "random", "random", "--out", "/proc/x.gif"]) == 2
+    assert "cannot write in /proc" in capsys.readouterr().err

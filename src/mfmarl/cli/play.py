@@ -356,6 +356,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
     arena, players, names = _setup(args)
     check_fit(arena.build(), arena, players)
     require(out.parent.is_dir(), f"--out {out}: no such directory {out.parent}")
+    _check_writable(out.parent)
     result = render_gif(arena, players, out, args.seed, args.fps, args.cell)
     if args.stop():  # the round was short enough to finish: its GIF is written
         print(f"wrote {out}")
@@ -366,6 +367,18 @@ def _cmd_render(args: argparse.Namespace) -> int:
     )
     print(f"wrote {out}")
     return 0
+
+
+def _check_writable(directory: Path) -> None:
+    """Raise a ConfigError unless a file can be created in ``directory`` (checked before a
+    round is played, not after)."""
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"--out: cannot write in {directory} ({exc.strerror})") from exc
 
 
 def _tournament_parser(commands: Any) -> None:

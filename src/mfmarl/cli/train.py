@@ -125,6 +125,9 @@ def _cmd_squeeze(args: argparse.Namespace) -> int:
         return show_config(env=env_config, algorithm=algo_config, train=train_config)
     if args.out is None:
         raise ConfigError("--out DIR is required")
+    from mfmarl.training.run import build_session
+
+    build_session(spec)  # every check (the device too) before anything is written
     out = prepare_run_dir(args.out, args.force, RUN_OUTPUTS)
     summary = train_run(spec, out, args.progress, command=command_line(args), should_stop=args.stop)
     _interrupted(summary, out)
@@ -207,7 +210,9 @@ def _cmd_battle(args: argparse.Namespace) -> int:
     spec = battle_spec(battle, algo_config, train_config, args.checkpoint_every)
     require_view_settings(algo_config)  # every check that can fail runs before --force
     spec = _with_evaluation(spec, args)
-    spec.env.build()
+    from mfmarl.training.run import build_session
+
+    build_session(spec)
     out = prepare_run_dir(args.out, args.force, RUN_OUTPUTS)
     torch.set_num_threads(train_config.threads)
     summary = train_run(
