@@ -1,4 +1,5 @@
-"""Small statistics for reports: intervals across seeds, smoothing."""
+"""Small statistics for reports: intervals across seeds, smoothing (quantiles and the
+Wilson interval from scipy)."""
 
 from __future__ import annotations
 
@@ -20,31 +21,13 @@ class Interval(NamedTuple):
     high: float
 
 
-def _student_t_cdf(x: float, df: int, steps: int = 4000) -> float:
-    """CDF of Student's t with ``df`` degrees of freedom (Simpson's rule on the density)."""
-    if x < 0:
-        return 1.0 - _student_t_cdf(-x, df, steps)
-    log_norm = math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi)
-    grid = np.linspace(0.0, x, steps + 1)
-    density = np.exp(log_norm - (df + 1) / 2 * np.log1p(grid**2 / df))
-    weights = np.ones(steps + 1)
-    weights[1:-1:2], weights[2:-1:2] = 4.0, 2.0
-    return 0.5 + float((weights * density).sum() * (x / steps) / 3.0)
-
-
 def t_quantile(p: float, df: int) -> float:
-    """The ``p`` quantile of Student's t with ``df >= 1`` degrees of freedom (bisection)."""
+    """The ``p`` quantile of Student's t with ``df >= 1`` degrees of freedom (scipy)."""
     if not 0.0 < p < 1.0 or df < 1:
         raise ValueError(f"t_quantile needs 0 < p < 1 and df >= 1, got p={p}, df={df}")
-    if p < 0.5:
-        return -t_quantile(1.0 - p, df)
-    low, high = 0.0, 1.0
-    while _student_t_cdf(high, df) < p:
-        high *= 2.0
-    for _ in range(60):
-        mid = 0.5 * (low + high)
-        low, high = (mid, high) if _student_t_cdf(mid, df) < p else (low, mid)
-    return 0.5 * (low + high)
+    from scipy import stats
+
+    return float(stats.t.ppf(p, df))
 
 
 def t_interval(values: Values, level: float = 0.95) -> Interval:
@@ -84,27 +67,13 @@ def bootstrap_interval(
 
 
 def wilson_interval(successes: int, trials: int, level: float = 0.95) -> Interval:
-    """Win rate ``k/n`` with its Wilson score interval (``nan`` for ``n = 0``)."""
+    """Win rate ``k/n`` with its Wilson score interval (scipy; ``nan`` for ``n = 0``)."""
     if trials <= 0:
         return Interval(math.nan, math.nan, math.nan)
-    z = _normal_quantile(0.5 + level / 2)
-    p = successes / trials
-    denom = 1 + z * z / trials
-    centre = (p + z * z / (2 * trials)) / denom
-    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denom
-    return Interval(p, centre - half, centre + half)
+    from scipy import stats
 
-
-def _normal_quantile(p: float) -> float:
-    """Standard normal quantile by bisection on ``erf``."""
-    low, high = -10.0, 10.0
-    for _ in range(100):
-        mid = 0.5 * (low + high)
-        if 0.5 * (1 + math.erf(mid / math.sqrt(2))) < p:
-            low = mid
-        else:
-            high = mid
-    return 0.5 * (low + high)
+    ci = stats.binomtest(int(successes), int(trials)).proportion_ci(level, method="wilson")
+    return Interval(successes / trials, float(ci.low), float(ci.high))
 
 
 def moving_average(values: Values, window: int) -> np.ndarray:
