@@ -88,6 +88,7 @@ def train(
     eval_every: int = 0,
     eval_rounds: int = 20,
     eval_opponents: Sequence[str] = ("random",),
+    loggers: Sequence[str] = ("tensorboard",),
     **train_settings: Any,
 ) -> Run:
     """Train on the environment ``env_fn(**env_kwargs)`` returns; write the run to ``out``.
@@ -103,6 +104,8 @@ def train(
     - ``eval_every``, ``eval_rounds``, ``eval_opponents``: evaluation during training (games
       with two sides): every ``eval_every`` episodes, rounds against each opponent, logged as
       ``eval/<opponent>/win_rate`` with its interval;
+    - ``loggers``: metric backends besides metrics.csv (``tensorboard``, ``wandb``,
+      ``mlflow``; :mod:`mfmarl.training.backends`);
     - ``train_settings``: :class:`TrainConfig` fields (``batch_size``, ``buffer_size``, ...).
 
     Raises :class:`~mfmarl.core.errors.ConfigError` for bad input, before anything is written.
@@ -140,6 +143,7 @@ def train(
         eval_every=eval_every,
         eval_rounds=eval_rounds,
         eval_opponents=tuple(eval_opponents),
+        loggers=tuple(loggers),
     )
     from mfmarl.evaluation.during_training import check_evaluation, evaluate_during_training
     from mfmarl.evaluation.players import frozen_policy

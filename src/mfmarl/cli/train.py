@@ -4,6 +4,7 @@ Squeeze, Battle, any MAgent2 environment or any PettingZoo environment."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -96,6 +97,7 @@ def _squeeze_parser(commands: Any) -> None:
     add_show_config_option(p)
     _checkpoint_option(p, 0)
     add_progress_option(p)
+    _logger_option(p)
     env = p.add_argument_group("environment", "GaussianSqueezeConfig fields")
     add_dataclass_options(env, GaussianSqueezeConfig, "env")
     algo = p.add_argument_group("algorithm", "AlgorithmConfig fields; override the preset")
@@ -121,6 +123,7 @@ def _cmd_squeeze(args: argparse.Namespace) -> int:
     algo_config = replace_fields(algo_config, algo_overrides)
     train_config = replace_fields(train_config, train_overrides)
     spec = squeeze_spec(env_config, algo_config, train_config, args.checkpoint_every)
+    spec = dataclasses.replace(spec, loggers=tuple(args.logger))
     if args.show_config:
         return show_config(env=env_config, algorithm=algo_config, train=train_config)
     if args.out is None:
@@ -173,6 +176,7 @@ def _battle_parser(commands: Any) -> None:
     )
     _checkpoint_option(p, 10)
     add_progress_option(p)
+    _logger_option(p)
     _eval_options(p)
     env = p.add_argument_group("environment", "BattleConfig fields; override the preset")
     add_dataclass_options(env, BattleConfig, "battle", (), preset_note)
@@ -242,6 +246,20 @@ MEAN_FIELD_HELP = (
 )
 
 
+def _logger_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--logger",
+        nargs="+",
+        default=["tensorboard"],
+        choices=["tensorboard", "wandb", "mlflow"],
+        metavar="NAME",
+        help="where metrics go besides metrics.csv: tensorboard (OUT/tb), wandb (offline in "
+        "OUT/wandb unless WANDB_MODE says otherwise), mlflow (OUT/mlruns unless "
+        "MLFLOW_TRACKING_URI); wandb and mlflow need pip install 'mfmarl[loggers]' "
+        "[default: tensorboard]",
+    )
+
+
 def _eval_options(p: argparse.ArgumentParser) -> None:
     group = p.add_argument_group(
         "evaluation during training",
@@ -279,6 +297,7 @@ def _with_evaluation(spec: Any, args: argparse.Namespace) -> Any:
         eval_every=args.eval_every,
         eval_rounds=args.eval_rounds,
         eval_opponents=tuple(args.eval_opponents),
+        loggers=tuple(args.logger),
     )
     check_evaluation(spec)
     return spec
@@ -312,6 +331,7 @@ def _add_generic_options(p: argparse.ArgumentParser) -> None:
     _checkpoint_option(p, 10)
     _threads_option(p)
     add_progress_option(p)
+    _logger_option(p)
     _eval_options(p)
     algo = p.add_argument_group(
         "algorithm", "AlgorithmConfig fields for every learner; override the defaults"

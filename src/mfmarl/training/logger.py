@@ -6,7 +6,7 @@ import csv
 import io
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +38,18 @@ class MetricsLogger:
     an interrupted run keeps what it logged.
     """
 
-    def __init__(self, out_dir: str | Path, tensorboard: bool = True, append: bool = False) -> None:
+    def __init__(
+        self,
+        out_dir: str | Path,
+        tensorboard: bool = True,
+        append: bool = False,
+        loggers: Sequence[str] | None = None,
+        config: Mapping[str, Any] | None = None,
+    ) -> None:
         """``append``: keep the rows of an existing ``metrics.csv`` (a resumed run); the
-        TensorBoard events at or after the next step are purged."""
+        TensorBoard events at or after the next step are purged. ``loggers``: the backends
+        besides the CSV (:mod:`mfmarl.training.backends`; default: TensorBoard unless
+        ``tensorboard`` is False); ``config``: the run's config for W&B and MLflow."""
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.csv_path = self.out_dir / "metrics.csv"
@@ -55,12 +64,13 @@ class MetricsLogger:
             self._writer = csv.DictWriter(self._file, fieldnames=self.columns)
             self._writer.writeheader()
             self._file.flush()
-        self._tb: Any = None
-        if tensorboard:
-            from torch.utils.tensorboard import SummaryWriter
+        from mfmarl.training.backends import make_backends
 
-            purge = self._next_tb_step() if append else None
-            self._tb = SummaryWriter(log_dir=str(self.out_dir / "tb"), purge_step=purge)
+        names = list(loggers) if loggers is not None else (["tensorboard"] if tensorboard else [])
+        purge = self._next_tb_step() if append else None
+        self._backends: list[Any] = make_backends(
+            names, self.out_dir, dict(config or {}), append, purge
+        )
 
     def log(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
         """Append one row. ``step`` defaults to ``metrics["episode"]`` (or the row count)."""
@@ -76,14 +86,16 @@ class MetricsLogger:
         else:
             self._writer.writerow(row)
             self._file.flush()
-        if self._tb is not None:
+        if self._backends:
             x = int(metrics.get(GLOBAL_STEP, step))
-            self._tb.add_scalar("charts/episode", step, x)
+            scalars = {"charts/episode": float(step)}
             for key, value in metrics.items():
                 if key == STEP_COLUMN or isinstance(value, bool):
                     continue
                 if isinstance(value, numbers.Real) and math.isfinite(float(value)):
-                    self._tb.add_scalar(key, float(value), x)
+                    scalars[key] = float(value)
+            for backend in self._backends:
+                backend.log(scalars, x)
 
     def _next_tb_step(self) -> int:
         """The x of the first TensorBoard event after the kept rows (events from there on
@@ -108,12 +120,12 @@ class MetricsLogger:
         self._writer = csv.DictWriter(self._file, fieldnames=self.columns)
 
     def close(self) -> None:
-        """Flush and close the CSV file and the TensorBoard writer (safe to call twice)."""
+        """Flush and close the CSV file and the backends (safe to call twice)."""
         if not self._file.closed:
             self._file.close()
-        if self._tb is not None:
-            self._tb.close()
-            self._tb = None
+        backends, self._backends = self._backends, []
+        for backend in backends:
+            backend.close()
 
     def __enter__(self) -> MetricsLogger:
         return self

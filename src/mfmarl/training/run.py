@@ -36,6 +36,7 @@ from mfmarl.algorithms import AlgorithmConfig, Learner, Policy, make_learner
 from mfmarl.core.errors import MAX_STEPS, ConfigError, require
 from mfmarl.envs.base import MultiGroupEnv
 from mfmarl.envs.source import EnvSource
+from mfmarl.training.backends import check_loggers
 from mfmarl.training.checkpoint import (
     algorithm_config_dict,
     algorithm_config_from_dict,
@@ -86,6 +87,9 @@ class RunSpec:
     eval_rounds: int = 20
     eval_opponents: tuple[str, ...] = ("random",)
     """Players the trained side meets (``random``, ``attack-nearest``, a run, an export)."""
+    loggers: tuple[str, ...] = ("tensorboard",)
+    """Metric backends besides ``metrics.csv``: tensorboard, wandb, mlflow
+    (:mod:`mfmarl.training.backends`)."""
 
     def __post_init__(self) -> None:
         require(self.checkpoint_every >= 0, "checkpoint_every must be >= 0")
@@ -95,6 +99,7 @@ class RunSpec:
             not self.eval_every or len(self.eval_opponents) > 0,
             "evaluation during training needs at least one opponent",
         )
+        check_loggers(self.loggers)
         parsed = {group: parse_role(role) for group, role in self.roles.items()}
         for group, role in parsed.items():
             if role.learns:
@@ -126,6 +131,7 @@ class RunSpec:
                 "rounds": self.eval_rounds,
                 "opponents": list(self.eval_opponents),
             },
+            "loggers": list(self.loggers),
         }
 
     @staticmethod
@@ -143,6 +149,7 @@ class RunSpec:
                 checkpoint_every=int(data.get("checkpoint_every", 0)),
                 name=str(data.get("name", "")),
                 **_evaluation_fields(data.get("evaluation")),
+                loggers=tuple(str(x) for x in data.get("loggers", ("tensorboard",))),
             )
         except ConfigError:
             raise
@@ -419,7 +426,7 @@ def train_run(
         if progress
         else None
     )
-    logger = MetricsLogger(out, append=resume)
+    logger = MetricsLogger(out, append=resume, loggers=spec.loggers, config=spec.to_dict())
     try:
         for metrics in train(
             session.env,

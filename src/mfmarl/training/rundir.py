@@ -26,6 +26,10 @@ RUN_OUTPUTS: tuple[str, ...] = (
     "checkpoint.new",
     "checkpoint.old",
     ".*.tmp",
+    "wandb",
+    "mlruns",
+    ".wandb-run-id",
+    ".mlflow-run-id",
 )
 """What a training run writes into its directory (glob patterns)."""
 EXPERIMENT_OUTPUTS: tuple[str, ...] = (
