@@ -293,3 +293,13 @@ def test_render_checks_its_directory_before_playing(
 ) -> None:
     assert main(["render", "random", "random", "--out", "/proc/x.gif"]) == 2
     assert "cannot write in /proc" in capsys.readouterr().err
+
+
+def test_a_name_too_long_for_the_file_system_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / ("x" * 300)
+    args = ["train", "gaussian-squeeze", "--n-agents", "10", "--episodes", "2"]
+    assert main([*args, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mfmarl: error:") and err.count("\n") == 1 and "too long" in err
