@@ -135,3 +135,23 @@ def test_a_stop_request_ends_a_match_after_the_current_round() -> None:
     assert len(result["round_winner"]) == 2 and result["ties"] + sum(result["wins"]) == 2
     full = play_match(arena, players, ("a", "b"), 2, 0)
     assert full["interrupted"] is False and full["round_winner"] == result["round_winner"]
+
+
+def test_ising_resume_runs_only_the_missing_jobs(tmp_path: Path) -> None:
+    out = tmp_path / "i"
+    args = ["reproduce", "ising", "--lattice", "6", "--seeds", "1", "--temperatures", "1.5", "3"]
+    command = [*args, "--workers", "1", "--out", str(out)]
+    assert main(command) == 0
+    first = json.loads((out / "results.json").read_text())
+    jobs = out / "jobs"
+    kept = {p.name: p.stat().st_mtime_ns for p in jobs.iterdir()}
+    assert len(kept) == 4  # MF-Q with and without warm-up, MCMC from two starts
+    (jobs / "mcmc-random-s0.npz").unlink()  # as if killed while it ran
+    (out / "results.json").unlink()
+    assert main([*command, "--resume"]) == 0
+    for name in ("mfq-main-s0.npz", "mfq-no_warmup-s0.npz", "mcmc-ordered-s0.npz"):
+        assert (jobs / name).stat().st_mtime_ns == kept[name]
+    again = json.loads((out / "results.json").read_text())
+    assert {k: v for k, v in again.items() if k != "seconds"} == {
+        k: v for k, v in first.items() if k != "seconds"
+    }

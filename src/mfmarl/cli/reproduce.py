@@ -163,6 +163,7 @@ def _reproduce_ising_parser(commands: Any) -> None:
     )
     mfq = p.add_argument_group("MF-Q", "TabularMFQConfig fields")
     add_dataclass_options(mfq, TabularMFQConfig, "mfq", ("start",), _ising_mfq_note)
+    add_resume_option(p)
     p.set_defaults(handler=_cmd_reproduce_ising)
 
 
@@ -364,12 +365,13 @@ def _cmd_reproduce_ising(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from mfmarl.experiments.ising.reproduce import (
+        JOBS_DIR,
         IsingExperiment,
         plan_jobs,
         reproduce_ising,
         summary_text,
     )
-    from mfmarl.training.rundir import EXPERIMENT_OUTPUTS, prepare_run_dir
+    from mfmarl.training.rundir import EXPERIMENT_OUTPUTS
 
     if args.workers < 1:
         raise ConfigError(f"--workers={args.workers} must be >= 1")
@@ -383,7 +385,7 @@ def _cmd_reproduce_ising(args: argparse.Namespace) -> int:
         mfq_overrides=given(args, "mfq"),
     )
     jobs = plan_jobs(experiment)  # validates every setting before writing
-    out = prepare_run_dir(args.out, args.force, EXPERIMENT_OUTPUTS)
+    out = open_out(args, (*EXPERIMENT_OUTPUTS, JOBS_DIR))
     print(f"{len(jobs)} jobs ({len(experiment.grid)} temperatures each) into {out}")
     start = time.perf_counter()
     with tqdm(total=len(jobs), desc="jobs", unit="job", dynamic_ncols=True) as bar:
@@ -394,7 +396,13 @@ def _cmd_reproduce_ising(args: argparse.Namespace) -> int:
             bar.update(1)
 
         results = reproduce_ising(
-            experiment, out, args.workers, done, command_line(args), should_stop=args.stop
+            experiment,
+            out,
+            args.workers,
+            done,
+            command_line(args),
+            should_stop=args.stop,
+            resume=args.resume,
         )
     print(summary_text(results))
     print(f"{time.perf_counter() - start:.1f} s")

@@ -44,7 +44,12 @@ from mfmarl.experiments.ising.mcmc import (
 )
 from mfmarl.experiments.ising.tabular_mfq import TabularMFQConfig, train_tabular_mfq
 from mfmarl.parallel.executor import LocalExecutor, Task, TaskResult
-from mfmarl.training.rundir import write_json_atomic, write_text_atomic
+from mfmarl.training.rundir import (
+    write_bytes_atomic,
+    write_config,
+    write_json_atomic,
+    write_text_atomic,
+)
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +195,58 @@ def plan_jobs(experiment: IsingExperiment) -> list[IsingJob]:
     return jobs
 
 
-def run_job(job: IsingJob) -> JobResult:
+JOBS_DIR = "jobs"
+"""Where each finished job's arrays are kept (``jobs/<method>-<variant>-s<seed>.npz``), so
+that ``--resume`` redoes only the jobs a killed reproduction had not finished."""
+
+
+def job_path(out: Path, job: IsingJob) -> Path:
+    return out / JOBS_DIR / f"{job.method}-{job.variant}-s{job.seed}.npz"
+
+
+def _save(path: Path, result: JobResult) -> None:
+    import io
+
+    buffer = io.BytesIO()
+    arrays = {"measured": result.measured, "spins": result.spins}
+    if result.trace is not None:
+        arrays["trace"] = result.trace
+    arrays["seconds"] = np.asarray(result.seconds, dtype=np.float64)
+    np.savez(buffer, allow_pickle=False, **arrays)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_bytes_atomic(path, buffer.getvalue())
+
+
+def _load(path: Path, job: IsingJob) -> JobResult | None:
+    """The saved result of ``job`` if it is there and fits the job (else None)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            measured, spins = data["measured"], data["spins"]
+            trace = data["trace"] if "trace" in data else None
+            seconds = float(data["seconds"])
+    except (OSError, ValueError, KeyError):
+        return None
+    width = len(job.temperatures)
+    fits = measured.ndim == 2 and measured.shape[1] == width and spins.shape[0] == width
+    if not fits or (job.method == "mfq") != (trace is not None):
+        return None
+    return JobResult(job, measured, trace, spins, seconds)
+
+
+def run_job(job: IsingJob, out: str | None = None, resume: bool = False) -> JobResult:
+    """Task: one job; with ``out``, its arrays are kept under ``out/jobs``, and with
+    ``resume`` a job found there is not run again."""
+    if out is not None and resume:
+        done = _load(job_path(Path(out), job), job)
+        if done is not None:
+            return done
+    result = _run_job(job)
+    if out is not None:
+        _save(job_path(Path(out), job), result)
+    return result
+
+
+def _run_job(job: IsingJob) -> JobResult:
     start = time.perf_counter()
     if job.method == "mfq":
         assert job.mfq is not None
@@ -210,12 +266,14 @@ def run_jobs(
     workers: int = 1,
     on_done: Callable[[JobResult], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    out: str | None = None,
+    resume: bool = False,
 ) -> list[JobResult]:
     """Run the jobs on the local executor (this process, or ``workers`` spawned processes);
     results in job order. Once ``should_stop()`` is true, :class:`KeyboardInterrupt` is
     raised; a failed job raises a RuntimeError naming it."""
     require(workers >= 1, f"workers={workers} must be >= 1")
-    tasks = [Task(f"{j.method} {j.variant} s{j.seed}", run_job, (j,)) for j in jobs]
+    tasks = [Task(f"{j.method} {j.variant} s{j.seed}", run_job, (j, out, resume)) for j in jobs]
 
     def finished(result: TaskResult) -> None:
         if result.ok and on_done is not None:
@@ -576,13 +634,17 @@ def reproduce_ising(
     on_done: Callable[[JobResult], None] | None = None,
     command: Sequence[str] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    resume: bool = False,
 ) -> dict[str, Any]:
-    """Run the experiment into ``out_dir`` (which must exist) and return the results."""
+    """Run the experiment into ``out_dir`` (which must exist) and return the results;
+    ``resume``: continue an earlier invocation with the same settings there, running only
+    the jobs it had not finished."""
     out = Path(out_dir)
     jobs = plan_jobs(experiment)
-    write_json_atomic(out / "config.json", experiment_record(experiment, workers, command))
+    record = experiment_record(experiment, workers, command)
+    write_config(out / "config.json", record, resume)
     log.info("running %d Ising jobs with %d workers", len(jobs), workers)
-    results = run_jobs(jobs, workers, on_done, should_stop)
+    results = run_jobs(jobs, workers, on_done, should_stop, str(out), resume)
     res = results_dict(experiment, results)
     write_json_atomic(out / "results.json", res)
     tc = res["tc"]["mfq"] if math.isfinite(res["tc"]["mfq"]) else res["onsager"]["tc"]
