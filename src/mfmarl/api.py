@@ -148,17 +148,10 @@ def train(
     from mfmarl.evaluation.during_training import check_evaluation, evaluate_during_training
     from mfmarl.evaluation.players import frozen_policy
 
-    build_session(spec, trust_env=True, load_frozen=frozen_policy)
+    session = build_session(spec, trust_env=True, load_frozen=frozen_policy)
     check_evaluation(spec)
     path = prepare_run_dir(out, force, RUN_OUTPUTS)
-    summary = train_run(
-        spec,
-        path,
-        progress,
-        trust_env=True,
-        load_frozen=frozen_policy,
-        evaluator=evaluate_during_training,
-    )
+    summary = train_run(spec, path, progress, evaluator=evaluate_during_training, session=session)
     return Run(path, spec, summary)
 
 

@@ -308,12 +308,7 @@ def add_out_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="reuse a non-empty --out, deleting mfmarl's earlier outputs there",
     )
-    parser.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="show a progress bar on stderr [default: on]",
-    )
+    add_progress_option(parser)
 
 
 class StopRequest:

@@ -16,6 +16,7 @@ from mfmarl.cli.options import (
     add_common_run_options,
     add_dataclass_options,
     add_executor_options,
+    add_progress_option,
     add_resume_option,
     command_line,
     executor_from,
@@ -242,12 +243,7 @@ def _reproduce_battle_parser(commands: Any) -> None:
         default=2000,
         help="bootstrap resamples for the rating intervals [default: 2000]",
     )
-    p.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="show a progress bar on stderr [default: on]",
-    )
+    add_progress_option(p)
     add_executor_options(p)
     add_resume_option(p)
     p.set_defaults(handler=_cmd_reproduce_battle)
@@ -299,12 +295,7 @@ def _sweep_parser(commands: Any) -> None:
         default=20,
         help="rounds against each built-in player after training (0: none) [default: 20]",
     )
-    p.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="show a progress bar on stderr [default: on]",
-    )
+    add_progress_option(p)
     add_executor_options(p)
     add_resume_option(p)
     p.set_defaults(handler=_cmd_sweep_battle)

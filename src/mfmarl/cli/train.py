@@ -27,6 +27,7 @@ from mfmarl.cli.options import (
 from mfmarl.core.errors import ConfigError, require
 from mfmarl.experiments.gaussian_squeeze.env import GaussianSqueezeConfig, squeeze_optimum
 from mfmarl.experiments.gaussian_squeeze.preset import SCALES
+from mfmarl.training.backends import LOGGERS
 from mfmarl.training.defaults import default_algorithm, episode_length_hint
 from mfmarl.training.loop import TrainConfig
 from mfmarl.training.run import RunSummary
@@ -123,16 +124,23 @@ def _cmd_squeeze(args: argparse.Namespace) -> int:
     algo_config = replace_fields(algo_config, algo_overrides)
     train_config = replace_fields(train_config, train_overrides)
     spec = squeeze_spec(env_config, algo_config, train_config, args.checkpoint_every)
-    spec = dataclasses.replace(spec, loggers=tuple(args.logger))
+    spec = _with_run_options(spec, args)
     if args.show_config:
         return show_config(env=env_config, algorithm=algo_config, train=train_config)
     if args.out is None:
         raise ConfigError("--out DIR is required")
     from mfmarl.training.run import build_session
 
-    build_session(spec)  # every check (the device too) before anything is written
+    session = build_session(spec)  # every check (the device too) before anything is written
     out = prepare_run_dir(args.out, args.force, RUN_OUTPUTS)
-    summary = train_run(spec, out, args.progress, command=command_line(args), should_stop=args.stop)
+    summary = train_run(
+        spec,
+        out,
+        args.progress,
+        command=command_line(args),
+        should_stop=args.stop,
+        session=session,
+    )
     _interrupted(summary, out)
     x_star, g_star = squeeze_optimum(
         env_config.mu, env_config.sigma, (env_config.n_actions - 1) * env_config.n_agents
@@ -213,10 +221,10 @@ def _cmd_battle(args: argparse.Namespace) -> int:
         raise ConfigError("--out DIR is required (or --resume DIR)")
     spec = battle_spec(battle, algo_config, train_config, args.checkpoint_every)
     require_view_settings(algo_config)  # every check that can fail runs before --force
-    spec = _with_evaluation(spec, args)
+    spec = _with_run_options(spec, args)
     from mfmarl.training.run import build_session
 
-    build_session(spec)
+    session = build_session(spec)  # every check before anything is written
     out = prepare_run_dir(args.out, args.force, RUN_OUTPUTS)
     torch.set_num_threads(train_config.threads)
     summary = train_run(
@@ -226,6 +234,7 @@ def _cmd_battle(args: argparse.Namespace) -> int:
         command=command_line(args),
         should_stop=args.stop,
         evaluator=_evaluator(),
+        session=session,
     )
     _report(summary, out)
     return 0
@@ -251,7 +260,7 @@ def _logger_option(p: argparse.ArgumentParser) -> None:
         "--logger",
         nargs="+",
         default=["tensorboard"],
-        choices=["tensorboard", "wandb", "mlflow"],
+        choices=LOGGERS,
         metavar="NAME",
         help="where metrics go besides metrics.csv: tensorboard (OUT/tb), wandb (offline in "
         "OUT/wandb unless WANDB_MODE says otherwise), mlflow (OUT/mlruns unless "
@@ -286,19 +295,19 @@ def _eval_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _with_evaluation(spec: Any, args: argparse.Namespace) -> Any:
-    """``spec`` with the evaluation options, checked before anything is written."""
-    import dataclasses
-
+def _with_run_options(spec: Any, args: argparse.Namespace) -> Any:
+    """``spec`` with --logger and, where the command has them, the evaluation options,
+    checked before anything is written."""
     from mfmarl.evaluation.during_training import check_evaluation
 
-    spec = dataclasses.replace(
-        spec,
-        eval_every=args.eval_every,
-        eval_rounds=args.eval_rounds,
-        eval_opponents=tuple(args.eval_opponents),
-        loggers=tuple(args.logger),
-    )
+    evaluation = {}
+    if hasattr(args, "eval_every"):
+        evaluation = {
+            "eval_every": args.eval_every,
+            "eval_rounds": args.eval_rounds,
+            "eval_opponents": tuple(args.eval_opponents),
+        }
+    spec = dataclasses.replace(spec, loggers=tuple(args.logger), **evaluation)
     check_evaluation(spec)
     return spec
 
@@ -469,12 +478,12 @@ def _train_generic(
         checkpoint_every=args.checkpoint_every,
         name=name,
     )
-    spec = _with_evaluation(spec, args)
+    spec = _with_run_options(spec, args)
     require(1 <= args.threads <= 1024, f"--threads={args.threads} must be in [1, 1024]")
     from mfmarl.training.run import build_session
 
-    build_session(spec, trust_env=trust, load_frozen=_frozen_loader())  # check before writing
-    out = prepare_run_dir(args.out, args.force, RUN_OUTPUTS)
+    session = build_session(spec, trust_env=trust, load_frozen=_frozen_loader())
+    out = prepare_run_dir(args.out, args.force, RUN_OUTPUTS)  # (after every check above)
     torch.set_num_threads(args.threads)
     summary = train_run(
         spec,
@@ -482,9 +491,8 @@ def _train_generic(
         args.progress,
         command=command_line(args),
         should_stop=args.stop,
-        trust_env=trust,
-        load_frozen=_frozen_loader(),
         evaluator=_evaluator(),
+        session=session,
     )
     _report(summary, out)
     return 0

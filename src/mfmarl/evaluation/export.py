@@ -22,9 +22,9 @@ import torch
 from torch import nn
 
 from mfmarl import __version__
-from mfmarl.algorithms import Learner, make_learner
+from mfmarl.algorithms import Learner
 from mfmarl.core.errors import MAX_STEPS, ConfigError, require
-from mfmarl.training.checkpoint import algorithm_config_from_dict
+from mfmarl.training.checkpoint import learner_from_record
 
 EXPORT_FILE = "policy.safetensors"
 FORMAT = "mfmarl-policy/1"
@@ -102,25 +102,16 @@ def _header(path: Path) -> dict[str, Any]:
 
 def _learner(path: Path, group: str, spec: Any, tensors: dict[str, torch.Tensor]) -> Learner:
     where = f"exported policy {path}, group {group}"
-    try:
-        config = algorithm_config_from_dict(dict(spec["config"]))
-        sizes = {k: int(spec[k]) for k in ("obs_dim", "n_actions", "n_agents", "mean_action_dim")}
-        view = spec.get("view_shape")
-        view_shape = (int(view[0]), int(view[1]), int(view[2])) if view is not None else None
-        env_steps = int(spec.get("env_steps", 0))
-    except ConfigError as exc:
-        raise ConfigError(f"{where}: {exc}") from exc
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
-        raise ConfigError(f"{where}: bad learner record ({type(exc).__name__})") from exc
-    require(0 <= env_steps <= MAX_STEPS, f"{where}: env_steps={env_steps} out of range")
-    learner = make_learner(
-        config,
-        sizes["obs_dim"],
-        sizes["n_actions"],
-        sizes["n_agents"],
-        view_shape=view_shape,
-        mean_action_dim=sizes["mean_action_dim"],
+    require(
+        isinstance(spec, dict) and bool(spec.get("mean_action_dim")),
+        f"{where}: bad learner record (no mean_action_dim)",
     )
+    try:
+        env_steps = int(spec.get("env_steps", 0))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: bad learner record (env_steps)") from exc
+    require(0 <= env_steps <= MAX_STEPS, f"{where}: env_steps={env_steps} out of range")
+    learner = learner_from_record(spec, where, "bad learner record")
     module = acting_module(learner)
     expected = module.state_dict()
     prefix = f"{group}/"

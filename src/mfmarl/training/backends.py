@@ -29,7 +29,7 @@ from typing import Any, Protocol
 from mfmarl.core.errors import ConfigError, require
 
 LOGGERS = ("tensorboard", "wandb", "mlflow")
-PACKAGES = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}
+"""The backends, each named as the package it needs."""
 
 
 class Backend(Protocol):
@@ -42,9 +42,9 @@ def check_loggers(names: Sequence[str]) -> None:
     """Raise :class:`ConfigError` for an unknown logger or one whose package is missing."""
     for name in names:
         require(name in LOGGERS, f"logger {name!r} is not one of {', '.join(LOGGERS)}")
-        if importlib.util.find_spec(PACKAGES[name]) is None:
+        if importlib.util.find_spec(name) is None:
             raise ConfigError(
-                f"logger {name}: the {PACKAGES[name]} package is not installed "
+                f"logger {name}: the {name} package is not installed "
                 "(pip install 'mfmarl[loggers]')"
             )
 

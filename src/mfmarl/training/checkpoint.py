@@ -450,23 +450,24 @@ def load_into(learner: Learner, ckpt: Checkpoint) -> None:
     _restore_learner_state(learner, ckpt)
 
 
-def learner_from_checkpoint(
-    path: str | Path, device: str = "cpu", expected_algo: str | None = None
+def learner_from_record(
+    record: Mapping[str, Any], where: str, bad: str, device: str = "cpu"
 ) -> Learner:
-    """Rebuild the learner recorded in ``checkpoint.json`` and load its tensors."""
-    ckpt = load_checkpoint(path, expected_algo=expected_algo)
-    meta = ckpt.metadata
+    """A fresh learner as ``record`` describes it (``config``, ``obs_dim``, ``n_actions``,
+    ``n_agents``, and ``mean_action_dim`` and ``view_shape`` when set): the record of a
+    checkpoint or of an exported policy. A malformed record is a ConfigError
+    ``"{where}: {bad} (...)"``."""
     try:
-        config = algorithm_config_from_dict(dict(meta["config"]))
-        sizes = {k: int(meta[k]) for k in ("obs_dim", "n_actions", "n_agents")}
-        mean_action_dim = int(meta.get("mean_action_dim") or sizes["n_actions"])
-        view = meta.get("view_shape")
+        config = algorithm_config_from_dict(dict(record["config"]))
+        sizes = {k: int(record[k]) for k in ("obs_dim", "n_actions", "n_agents")}
+        mean_action_dim = int(record.get("mean_action_dim") or sizes["n_actions"])
+        view = record.get("view_shape")
         view_shape = (int(view[0]), int(view[1]), int(view[2])) if view is not None else None
     except ConfigError as exc:
-        raise ConfigError(f"checkpoint {ckpt.path}: {exc}") from exc
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ConfigError(f"checkpoint {ckpt.path}: bad {META_FILE} ({_first_line(exc)})") from exc
-    learner = make_learner(
+        raise ConfigError(f"{where}: {exc}") from exc
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise ConfigError(f"{where}: {bad} ({_first_line(exc)})") from exc
+    return make_learner(
         config,
         sizes["obs_dim"],
         sizes["n_actions"],
@@ -474,6 +475,16 @@ def learner_from_checkpoint(
         device=device,
         view_shape=view_shape,
         mean_action_dim=mean_action_dim,
+    )
+
+
+def learner_from_checkpoint(
+    path: str | Path, device: str = "cpu", expected_algo: str | None = None
+) -> Learner:
+    """Rebuild the learner recorded in ``checkpoint.json`` and load its tensors."""
+    ckpt = load_checkpoint(path, expected_algo=expected_algo)
+    learner = learner_from_record(
+        ckpt.metadata, f"checkpoint {ckpt.path}", f"bad {META_FILE}", device
     )
     load_into(learner, ckpt)
     return learner

@@ -369,6 +369,7 @@ def train_run(
     trust_env: bool = False,
     load_frozen: FrozenLoader | None = None,
     evaluator: Evaluator | None = None,
+    session: Session | None = None,
 ) -> RunSummary:
     """Train ``spec`` into ``out_dir`` (see the module docstring) and return its summary.
 
@@ -376,6 +377,8 @@ def train_run(
     state, counters, generators), or from the start when there is none. ``should_stop`` is
     asked after every episode; once it returns True the run ends there with its checkpoint
     and summary written (``interrupted=True``). ``progress`` shows a tqdm bar on stderr.
+    ``session``: the :func:`build_session` of ``spec`` when the caller built it already (to
+    check the spec before writing anything), so that it is not built twice.
     """
     require(
         not spec.eval_every or evaluator is not None,
@@ -384,7 +387,9 @@ def train_run(
     )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    session = build_session(spec, trust_env, load_frozen)
+    if session is None:
+        session = build_session(spec, trust_env, load_frozen)
+    require(session.spec == spec, "train_run: the session was built for another spec")
     names = [g.name for g in session.env.groups]
     rng = seed_everything(spec.train.seed)
     start = 0
