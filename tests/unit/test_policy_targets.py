@@ -14,7 +14,7 @@ from mfmarl.core import (
     mean_field_value,
     mfq_target,
 )
-from mfmarl.core.policy import softmax
+from mfmarl.core.policy import log_softmax, softmax
 
 
 def close(a: torch.Tensor, b: list | float, tol: float = 1e-6) -> None:
@@ -32,6 +32,26 @@ def test_boltzmann_prefers_higher_q_and_is_stable() -> None:
     q = torch.tensor([[1000.0, 1000.0 + math.log(2.0)], [-5.0, -5.0]])
     close(boltzmann_policy(q, beta=1.0), [[1 / 3, 2 / 3], [0.5, 0.5]], tol=1e-4)
     close(softmax(torch.zeros(3)), [1 / 3, 1 / 3, 1 / 3])
+
+
+def test_softmax_on_every_layout_by_hand() -> None:
+    """Batched rows, 3-D groups and a long axis give the hand values, and so does the
+    gradient (the short-axis path runs on a transposed view)."""
+    row = [0.0, math.log(2.0), math.log(5.0)]  # 1 : 2 : 5
+    expected = [1 / 8, 2 / 8, 5 / 8]
+    q = torch.tensor([row] * 4000)
+    close(softmax(q), [expected] * 4000)
+    close(log_softmax(q), [[math.log(p) for p in expected]] * 4000)
+    close(softmax(torch.tensor([[row, row[::-1]]])), [[expected, expected[::-1]]])
+    wide = torch.zeros(2, 40)
+    wide[:, 0] = math.log(40.0)  # 40 : 1 : ... : 1, 79 in all
+    close(softmax(wide)[:, 0], [40 / 79, 40 / 79])
+    sharp = torch.tensor([[0.0, -3000.0, -6000.0]])  # β·Q with a large β: exactly one-hot
+    close(softmax(sharp), [[1.0, 0.0, 0.0]])
+    x = torch.tensor([row] * 3, requires_grad=True)
+    (log_softmax(x)[:, 0]).sum().backward()
+    assert x.grad is not None
+    close(x.grad, [[1 - 1 / 8, -2 / 8, -5 / 8]] * 3)  # ∂ log π_0 / ∂ x = e_0 − π
 
 
 def test_mean_field_value_by_hand() -> None:

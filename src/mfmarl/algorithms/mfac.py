@@ -8,7 +8,7 @@ from torch import nn
 from mfmarl.algorithms.base import Learner, Softmax, masked_mean
 from mfmarl.algorithms.lagged import ModuleTensors
 from mfmarl.buffers import Batch
-from mfmarl.core.policy import mean_field_value, softmax
+from mfmarl.core.policy import log_softmax, mean_field_value, softmax
 from mfmarl.core.targets import mfq_target
 from mfmarl.networks import (
     Actor,
@@ -102,8 +102,8 @@ class MeanFieldActorCritic(Learner):
 
         # Actor: policy gradient against the (updated) critic, baseline V = Σπ·Q.
         logits = self.actor(batch.obs)
-        log_probs = torch.log_softmax(logits, dim=-1)
-        probs = log_probs.exp()
+        log_probs = log_softmax(logits)
+        probs = softmax(logits)  # not log_probs.exp(): exp is slow on large negatives
         with torch.no_grad():
             q_all = self.critic(batch.obs, batch.mean_action)
         entropy = -(probs * log_probs).sum(-1)

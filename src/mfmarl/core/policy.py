@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
+
+SHORT_AXIS = 16
+"""Action counts up to this size take the transposed path of :func:`softmax`."""
+
+
+def _along_first(fn: Callable[..., torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """``fn(x, dim=-1)`` computed as ``fn`` along the first axis of ``x`` moved to the front.
+
+    On the CPU, ``torch.softmax`` and ``torch.log_softmax`` over a short last axis (D = 10,
+    8000 rows) take about 1.4 ms, and the same kernel over the first axis of the transposed
+    view about 0.14 ms, with identical values. An element-wise ``exp`` is no way round: it
+    slows down tenfold on the large negative inputs that a sharp β gives.
+    """
+    if x.dim() < 2 or x.shape[-1] > SHORT_AXIS or x.device.type != "cpu":
+        return fn(x, dim=-1)
+    return fn(x.movedim(-1, 0), dim=0).movedim(0, -1)
 
 
 def softmax(logits: torch.Tensor) -> torch.Tensor:
-    """Numerically stable softmax over the last axis. ``(..., D)`` -> ``(..., D)``.
+    """Softmax over the last axis. ``(..., D)`` -> ``(..., D)`` (see :func:`_along_first`)."""
+    return _along_first(torch.softmax, logits)
 
-    Written out because ``torch.softmax`` over a short last axis (D ≈ 10, many rows) runs
-    several times slower on the CPU than these three element-wise passes.
-    """
-    shifted = logits - logits.max(dim=-1, keepdim=True).values
-    exp = shifted.exp()
-    return exp / exp.sum(dim=-1, keepdim=True)
+
+def log_softmax(logits: torch.Tensor) -> torch.Tensor:
+    """Log-softmax over the last axis. ``(..., D)`` -> ``(..., D)``."""
+    return _along_first(torch.log_softmax, logits)
 
 
 def boltzmann_policy(q: torch.Tensor, beta: float) -> torch.Tensor:
@@ -23,7 +40,7 @@ def boltzmann_policy(q: torch.Tensor, beta: float) -> torch.Tensor:
 
 def boltzmann_log_policy(q: torch.Tensor, beta: float) -> torch.Tensor:
     """``log softmax_a(β·Q(a))``. ``q: (..., D)`` -> ``(..., D)``."""
-    return torch.log_softmax(beta * q, dim=-1)
+    return log_softmax(beta * q)
 
 
 def mean_field_value(q: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
