@@ -34,9 +34,16 @@ def test_assignments_are_typed_and_deduplicated() -> None:
 
 def test_a_shorter_budget_rescales_the_exploration_schedules() -> None:
     _, algo, train = scaled_preset("mfq", "quick", {"episodes": 10, "max_steps": 20})
-    assert train.episodes == 10 and algo.epsilon_steps == 100 and algo.beta_steps == 100
+    # the preset's schedules count episodes: over the first half of them
+    assert algo.schedule_unit == "episodes"
+    assert train.episodes == 10 and algo.epsilon_steps == 5 and algo.beta_steps == 5
     _, algo, _ = scaled_preset("mfq", "quick", {"episodes": 10, "epsilon_steps": 7})
-    assert algo.epsilon_steps == 7 and algo.beta_steps == 10 * 200 // 2
+    assert algo.epsilon_steps == 7 and algo.beta_steps == 5
+    steps = {"episodes": 10, "max_steps": 20, "schedule_unit": "steps"}
+    _, algo, _ = scaled_preset("mfq", "quick", steps)
+    assert algo.epsilon_steps == 100 and algo.beta_steps == 100  # half of 10 × 20 steps
+    _, algo, _ = scaled_preset("mfq", "quick", {"schedule_unit": "steps"})
+    assert algo.epsilon_steps == 300 * 200 // 2
 
 
 @pytest.mark.parametrize(

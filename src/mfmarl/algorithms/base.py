@@ -135,6 +135,8 @@ class Learner:
         )
         self.updates = 0
         self.env_steps = 0
+        self.episodes = 0
+        """Episodes finished (the training loop keeps it, with ``env_steps``)."""
         self.reward_mean = torch.zeros(())
         self.reward_magnitude = torch.zeros(())
         self.reward_mean_ready = False
@@ -190,7 +192,7 @@ class Learner:
         network = self.average.module if self.average is not None else self.acting.current()
         to_probs: Boltzmann | Softmax = self.to_probs
         if isinstance(to_probs, Boltzmann):
-            to_probs = Boltzmann(ConstantSchedule(self.beta(self.env_steps)))
+            to_probs = Boltzmann(ConstantSchedule(self.beta(self.clock())))
         return Policy(
             network,
             to_probs,
@@ -361,6 +363,11 @@ class Learner:
             scale = max(float(self.reward_magnitude), float(magnitude))
             rewards = rewards / max(scale, 1e-30)
         return rewards
+
+    def clock(self) -> int:
+        """Where the ε and β schedules stand: ``env_steps`` or ``episodes``, by
+        ``config.schedule_unit``."""
+        return self.episodes if self.config.schedule_unit == "episodes" else self.env_steps
 
     def schedules(self, step: int) -> dict[str, float]:
         return {

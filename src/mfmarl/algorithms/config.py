@@ -62,6 +62,10 @@ class AlgorithmConfig:
     """ε at the end of its linear schedule."""
     epsilon_steps: int = 0
     """Environment steps over which ε moves from epsilon_start to epsilon_end."""
+    schedule_unit: Literal["steps", "episodes"] = "steps"
+    """What beta_steps and epsilon_steps count: environment steps, or whole episodes (every
+    episode moves ε and β by the same amount however long it lasts: where most episodes end
+    early, a schedule in steps would still be exploring at the end of the run)."""
     target_tau: float = 0.01
     """Soft update rate of the target network: φ⁻ ← τφ + (1−τ)φ⁻ after each update."""
     act_tau: float = 1.0
@@ -134,6 +138,7 @@ class AlgorithmConfig:
         require_choice("parameter_sharing", self.parameter_sharing, ("shared", "per-agent"))
         require_choice("value_target", self.value_target, ("mean_field", "max", "double"))
         require_choice("mean_action_timing", self.mean_action_timing, ("realised", "previous"))
+        require_choice("schedule_unit", self.schedule_unit, ("steps", "episodes"))
         require_choice("initial_mean_action", self.initial_mean_action, ("zeros", "uniform"))
         require_choice("mean_action_stream", self.mean_action_stream, ("both", "value"))
         require_choice("optimizer", self.optimizer, ("adam", "sgd"))

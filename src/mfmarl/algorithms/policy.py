@@ -159,7 +159,7 @@ def act_together(
     policies: Sequence[Policy],
     obs: Sequence[np.ndarray],
     mean_actions: Sequence[np.ndarray],
-    step: int,
+    step: int | Sequence[int],
     alive: Sequence[np.ndarray | None],
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """:meth:`Policy.act` for several groups, group ``i`` played by ``policies[i]``.
@@ -170,8 +170,10 @@ def act_together(
     forward pass first, then every group's probabilities, then every group's draws. The first
     small operation after a forward pass runs with the caches emptied by it (measured about
     4x slower than the same operation run again), so grouping the small operations of all
-    groups pays that once per kind instead of once per group.
+    groups pays that once per kind instead of once per group. ``step``: one schedule step
+    for every policy, or one per policy.
     """
+    steps = [step] * len(policies) if isinstance(step, int) else list(step)
     rows = [policy._acting_rows(a) for policy, a in zip(policies, alive)]
     inputs = [(o, m) if r is None else (o[r], m[r]) for o, m, r in zip(obs, mean_actions, rows)]
     scores = [
@@ -179,8 +181,8 @@ def act_together(
         for policy, (o, m) in zip(policies, inputs)
     ]
     probs = [
-        policy._mixed(o, m, step, s) if o.shape[0] else None
-        for policy, (o, m), s in zip(policies, inputs, scores)
+        policy._mixed(o, m, t, s) if o.shape[0] else None
+        for policy, (o, m), s, t in zip(policies, inputs, scores, steps)
     ]
     acted = []
     for policy, o, p, r in zip(policies, obs, probs, rows):

@@ -55,6 +55,7 @@ def export_learners(learners: dict[str, Learner], record: dict[str, Any], path: 
             "mean_action_dim": learner.mean_action_dim,
             "view_shape": list(learner.view_shape) if learner.view_shape else None,
             "env_steps": int(learner.env_steps),
+            "episodes": int(learner.episodes),
         }
     header = {
         "format": FORMAT,
@@ -106,11 +107,13 @@ def _learner(path: Path, group: str, spec: Any, tensors: dict[str, torch.Tensor]
         isinstance(spec, dict) and bool(spec.get("mean_action_dim")),
         f"{where}: bad learner record (no mean_action_dim)",
     )
-    try:
-        env_steps = int(spec.get("env_steps", 0))
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{where}: bad learner record (env_steps)") from exc
-    require(0 <= env_steps <= MAX_STEPS, f"{where}: env_steps={env_steps} out of range")
+    counters = {}
+    for key in ("env_steps", "episodes"):
+        try:
+            counters[key] = int(spec.get(key, 0))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{where}: bad learner record ({key})") from exc
+        require(0 <= counters[key] <= MAX_STEPS, f"{where}: {key}={counters[key]} out of range")
     learner = learner_from_record(spec, where, "bad learner record")
     module = acting_module(learner)
     expected = module.state_dict()
@@ -128,7 +131,7 @@ def _learner(path: Path, group: str, spec: Any, tensors: dict[str, torch.Tensor]
         )
         require(bool(torch.isfinite(value).all()), f"{where}: tensor {name} is not finite")
     module.load_state_dict(given)
-    learner.env_steps = env_steps
+    learner.env_steps, learner.episodes = counters["env_steps"], counters["episodes"]
     return learner
 
 

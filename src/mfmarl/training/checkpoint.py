@@ -113,7 +113,12 @@ def _optimizer_state(learner: Learner) -> tuple[dict[str, torch.Tensor], dict[st
 
 LEARNER_TENSORS = ("reward_mean", "reward_magnitude")
 """The learner's own tensor attributes a checkpoint holds (besides its modules)."""
-LEARNER_COUNTERS = {"updates": int, "env_steps": int, "reward_mean_ready": bool}
+LEARNER_COUNTERS = {
+    "updates": int,
+    "env_steps": int,
+    "episodes": int,
+    "reward_mean_ready": bool,
+}
 """The learner's own scalar attributes a checkpoint holds, with their types."""
 
 

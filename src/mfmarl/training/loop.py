@@ -155,6 +155,8 @@ class Binding:
     script: ScriptedActions | None = None
     learner: str | None = None
     """The learner group whose replay stores this group's transitions (None: not stored)."""
+    clock: str | None = None
+    """The learner whose ε and β schedules ``policy`` follows (None: its own constants)."""
 
 
 def _shape(spec: GroupSpec) -> GroupSpec:
@@ -254,14 +256,19 @@ class Loop:
         index = self.names.index(name)
         store = next((t for t, groups in self.stores.items() if index in groups), None)
         if role.learns:
-            return Binding(self.learners[name].policy, learner=store)
+            return Binding(self.learners[name].policy, learner=store, clock=name)
         if role.kind == "shared":
-            return Binding(self.learners[role.arg].policy, learner=store)
-        if role.is_opponent:
-            return Binding(chosen[name], learner=store)
+            return Binding(self.learners[role.arg].policy, learner=store, clock=role.arg)
+        if role.is_opponent:  # snapshots keep the learner's schedules
+            return Binding(chosen[name], learner=store, clock=role.arg)
         if role.kind == "frozen":
             return Binding(self.frozen[name])
         return Binding(script=self.scripts[name])
+
+
+def _clock(learners: Mapping[str, Learner], binding: Binding, step: int) -> int:
+    """Where the schedules of ``binding``'s policy stand (its learner's clock, else ``step``)."""
+    return learners[binding.clock].clock() if binding.clock in learners else step
 
 
 def train(
@@ -294,6 +301,8 @@ def train(
     primary = next(iter(learners))
     for episode in range(start_episode, config.episodes):
         bindings = state.bindings(episode, start_episode, rng)
+        for learner in learners.values():
+            learner.episodes = episode
         started = time.perf_counter()
         obs = env.reset(config.seed * 100_003 + episode)
         sparring = False
@@ -319,7 +328,7 @@ def train(
                     [bindings[i].policy for i in acting],  # type: ignore[misc]
                     [obs[i].obs for i in acting],
                     [previous[i] for i in acting],
-                    step,
+                    [_clock(learners, bindings[i], step) for i in acting],
                     [obs[i].alive for i in acting],
                 )
                 for i, (chosen, _) in zip(acting, acted):
@@ -364,7 +373,7 @@ def train(
                 steps_per_batch = max(1, math.ceil(config.batch_size / n_slots))
                 for _ in range(config.updates_per_step):
                     batch = replay.sample(steps_per_batch, rng, config.device)
-                    for key, value in learner.update(batch, step).items():
+                    for key, value in learner.update(batch, learner.clock()).items():
                         losses[name].setdefault(key, []).append(value)
         seconds = time.perf_counter() - started
         metrics: dict[str, Any] = {
@@ -380,9 +389,11 @@ def train(
         if state.opponents:
             metrics["charts/sparring"] = float(sparring)
         for name, learner in learners.items():
+            learner.episodes = episode + 1
             prefix = "" if name == primary else f"{name}/"
             metrics.update({f"{prefix}{k}": float(np.mean(v)) for k, v in losses[name].items()})
-            metrics.update({f"{prefix}{k}": v for k, v in learner.schedules(step).items()})
+            schedules = learner.schedules(learner.clock())
+            metrics.update({f"{prefix}{k}": v for k, v in schedules.items()})
         metrics["time/steps_per_second"] = length / max(seconds, 1e-9)
         metrics["time/episode_seconds"] = seconds
         yield metrics

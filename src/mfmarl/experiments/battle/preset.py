@@ -127,9 +127,12 @@ def battle_preset(algo: str, scale: str) -> tuple[BattleConfig, AlgorithmConfig,
     ``paper``: 64 v 64 on 40 × 40, 400 steps, 2000 episodes (docs/method.md 6.3). ``quick``: 16
     v 16 on 24 × 24, 200 steps, 300 episodes (about 10 minutes on 2 cores). Both: Adam lr 1e-4,
     γ 0.95, batch 64, one update per step, soft target τ 0.005, ε from 1 to 0.05 over the
-    first half of the run (no fighting appears while ε is high), and a Boltzmann β that
-    sharpens from 10 to 100 over the same half: Q differences between moves are of the order
-    of 0.01–0.1 reward, and with β = 1 the policy stayed almost uniform, as passive as random.
+    first half of the episodes (no fighting appears while ε is high), and a Boltzmann β that
+    sharpens from 10 to 100 over the same half. The schedules count episodes, not steps: most
+    episodes end in a wipe-out after 30–60 of their 200 steps, and a schedule laid out over
+    ``episodes · max_steps / 2`` steps left ε at 0.09–0.12 at the end of the run. Q differences
+    between moves are of the order of 0.01–0.1 reward, and with β = 1 the policy stayed almost
+    uniform, as passive as random.
     Self-play against a pool (fictitious self-play): every 20 episodes a frozen copy of the
     learner joins a pool of the last 10, and each episode's opponent is drawn from it. Trained
     players act with a Polyak average of the policy weights over about the last 20 episodes
@@ -154,10 +157,11 @@ def battle_preset(algo: str, scale: str) -> tuple[BattleConfig, AlgorithmConfig,
         target_tau=0.005,
         beta_start=10.0,
         beta_end=100.0,
-        beta_steps=episodes * steps // 2,
+        beta_steps=episodes // 2,
         epsilon_start=1.0,
         epsilon_end=0.05,
-        epsilon_steps=episodes * steps // 2,
+        epsilon_steps=episodes // 2,
+        schedule_unit="episodes",
         dueling=False,
         entropy_coef=0.05,
         actor_gradient="expected",
@@ -171,7 +175,7 @@ def battle_preset(algo: str, scale: str) -> tuple[BattleConfig, AlgorithmConfig,
 
 CONFIG_CLASSES: tuple[type, ...] = (BattleConfig, AlgorithmConfig, BattleTrainConfig)
 """The dataclasses whose fields ``--set`` can change (no field name is in two of them)."""
-RESCALED = ("episodes", "max_steps")
+RESCALED = ("episodes", "max_steps", "schedule_unit")
 """Changing these rescales the preset's ε and β schedules (see :func:`scaled_preset`)."""
 
 
@@ -188,10 +192,11 @@ def scaled_preset(
     algo: str, scale: str, overrides: Mapping[str, Any] | None = None
 ) -> tuple[BattleConfig, AlgorithmConfig, BattleTrainConfig]:
     """``battle_preset(algo, scale)`` with ``overrides`` (field name -> value) applied to the
-    config that owns each field. When ``episodes`` or ``max_steps`` change and the ε and β
-    schedules are not set explicitly, they are rescaled to the preset's rule (over the first
-    half of the run: ``episodes · max_steps / 2`` steps), so a short budget still explores
-    first and exploits later."""
+    config that owns each field. When ``episodes``, ``max_steps`` or ``schedule_unit`` change
+    and the ε and β schedules are not set explicitly, they are rescaled to the preset's rule
+    (over the first half of the run: ``episodes / 2`` episodes, or ``episodes · max_steps / 2``
+    steps with ``schedule_unit="steps"``), so a short budget still explores first and
+    exploits later."""
     battle, algo_config, train_config = battle_preset(algo, scale)
     overrides = dict(overrides or {})
     parts: dict[type, dict[str, Any]] = {cls: {} for cls in CONFIG_CLASSES}
@@ -202,7 +207,10 @@ def scaled_preset(
         train_config = dataclasses.replace(train_config, **parts[BattleTrainConfig])
         algo_part = parts[AlgorithmConfig]
         if any(k in overrides for k in RESCALED):
-            half = train_config.episodes * battle.max_steps // 2
+            if algo_part.get("schedule_unit", algo_config.schedule_unit) == "steps":
+                half = train_config.episodes * battle.max_steps // 2
+            else:
+                half = max(1, train_config.episodes // 2)
             for key in ("beta_steps", "epsilon_steps"):
                 algo_part.setdefault(key, half)
         algo_config = dataclasses.replace(algo_config, **algo_part)
