@@ -268,7 +268,8 @@ class Loop:
 
 def _clock(learners: Mapping[str, Learner], binding: Binding, step: int) -> int:
     """Where the schedules of ``binding``'s policy stand (its learner's clock, else ``step``)."""
-    return learners[binding.clock].clock() if binding.clock in learners else step
+    name = binding.clock
+    return learners[name].clock() if name is not None and name in learners else step
 
 
 def train(
