@@ -56,8 +56,14 @@ class TensorBoardBackend:
         self.writer: Any = SummaryWriter(log_dir=str(out / "tb"), purge_step=purge_step)
 
     def log(self, metrics: Mapping[str, float], step: int) -> None:
-        for key, value in metrics.items():
-            self.writer.add_scalar(key, value, step)
+        """Every scalar of a row in one event: ``add_scalar`` per key queues one event each
+        for the writer thread (about 2 ms per row of 14 keys, as long as a Gaussian Squeeze
+        round with 100 agents trains)."""
+        from tensorboard.compat.proto.summary_pb2 import Summary
+        from torch.utils.tensorboard.summary import scalar
+
+        values = [value for key, v in metrics.items() for value in scalar(key, v).value]
+        self.writer._get_file_writer().add_summary(Summary(value=values), step)
 
     def close(self) -> None:
         self.writer.close()
