@@ -55,13 +55,15 @@ class AlgorithmConfig:
     beta_end: float = 1.0
     """β at the end of its schedule (geometric interpolation)."""
     beta_steps: int = 0
-    """Environment steps over which β moves from beta_start to beta_end."""
+    """Environment steps (or episodes, see schedule_unit) over which β moves from beta_start
+    to beta_end."""
     epsilon_start: float = 0.0
     """Probability of a uniform random action at the start (ε-mixing on top of the policy)."""
     epsilon_end: float = 0.0
     """ε at the end of its linear schedule."""
     epsilon_steps: int = 0
-    """Environment steps over which ε moves from epsilon_start to epsilon_end."""
+    """Environment steps (or episodes, see schedule_unit) over which ε moves from
+    epsilon_start to epsilon_end."""
     schedule_unit: Literal["steps", "episodes"] = "steps"
     """What beta_steps and epsilon_steps count: environment steps, or whole episodes (every
     episode moves ε and β by the same amount however long it lasts: where most episodes end
