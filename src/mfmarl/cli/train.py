@@ -186,6 +186,13 @@ def _battle_parser(commands: Any) -> None:
     add_progress_option(p)
     _logger_option(p)
     _eval_options(p)
+    p.add_argument(
+        "--no-fast",
+        dest="fast",
+        action="store_false",
+        help="train through the generic PettingZoo adapter (MirroredBattleParallelEnv: the "
+        "same learner inputs, step for step) instead of the fast MAgent2 path",
+    )
     env = p.add_argument_group("environment", "BattleConfig fields; override the preset")
     add_dataclass_options(env, BattleConfig, "battle", (), preset_note)
     algo = p.add_argument_group("algorithm", "AlgorithmConfig fields; override the preset")
@@ -219,7 +226,7 @@ def _cmd_battle(args: argparse.Namespace) -> int:
         return show_config(battle=battle, algorithm=algo_config, train=train_config)
     if args.out is None:
         raise ConfigError("--out DIR is required (or --resume DIR)")
-    spec = battle_spec(battle, algo_config, train_config, args.checkpoint_every)
+    spec = battle_spec(battle, algo_config, train_config, args.checkpoint_every, args.fast)
     require_view_settings(algo_config)  # every check that can fail runs before --force
     spec = _with_run_options(spec, args)
     from mfmarl.training.run import build_session

@@ -9,7 +9,10 @@ action space.
 
 Observations are flattened to float32 rows. A 3-D ``Box`` observation ``(H, W, C)`` is taken as
 a channels-last grid view (``GroupSpec.view_shape``), which the networks read with
-convolutions; anything else is a flat vector.
+convolutions; a ``Dict`` of a 3-D ``view`` and a 1-D ``features`` Box as the view followed by
+the features (the layout of the MAgent2 fast path); anything else is a flat vector. An
+environment with an ``episode_info()`` method (scalars about the finished episode) has them
+logged as ``env/...``.
 """
 
 from __future__ import annotations
@@ -100,6 +103,8 @@ class ParallelEnvAdapter:
             f"group {name}: its agents have different spaces; pass a grouping that keeps "
             "agents of one kind together",
         )
+        if isinstance(first_obs, gymnasium.spaces.Dict):
+            return self._view_features_spec(name, members, first_obs, int(first_act.n))
         require(
             isinstance(first_obs, gymnasium.spaces.Box),
             f"group {name}: observations must be a Box, got {type(first_obs).__name__}",
@@ -114,6 +119,29 @@ class ParallelEnvAdapter:
             view_shape=view,  # type: ignore[arg-type]
         )
 
+    @staticmethod
+    def _view_features_spec(
+        name: str, members: Sequence[str], space: Any, n_actions: int
+    ) -> GroupSpec:
+        """A ``Dict(view=(H, W, C), features=(F,))`` observation: a view and its features."""
+        view, features = space.spaces.get("view"), space.spaces.get("features")
+        require(
+            set(space.spaces) == {"view", "features"}
+            and len(getattr(view, "shape", ())) == 3
+            and len(getattr(features, "shape", ())) == 1,
+            f"group {name}: a Dict observation must hold a 3-D 'view' and a 1-D 'features' "
+            f"Box, got {space}",
+        )
+        shape = tuple(int(v) for v in view.shape)
+        size = int(np.prod(shape))
+        return GroupSpec(
+            name,
+            len(members),
+            size + int(features.shape[0]),
+            n_actions,
+            view_shape=shape,  # type: ignore[arg-type]
+        )
+
     # -- API ---------------------------------------------------------------------------------
     def reset(self, seed: int | None = None) -> tuple[GroupObs, ...]:
         observations, _ = self.env.reset(seed=seed)
@@ -123,9 +151,20 @@ class ParallelEnvAdapter:
         self._returns = [0.0] * len(self.names)
         for agent, value in observations.items():
             g, i = self._slot(agent)
-            self._obs[g][i] = np.asarray(value, dtype=np.float32).reshape(-1)
+            self._write(g, i, value)
             self._alive[g][i] = True
         return self._snapshot(self._alive)
+
+    def _write(self, g: int, i: int, value: Any) -> None:
+        """Agent ``i`` of group ``g``'s observation into its row (a view and features Dict
+        as ``[view, features]``)."""
+        row = self._obs[g][i]
+        if isinstance(value, Mapping):
+            view = np.asarray(value["view"], dtype=np.float32).reshape(-1)
+            row[: view.size] = view
+            row[view.size :] = np.asarray(value["features"], dtype=np.float32).reshape(-1)
+        else:
+            row[:] = np.asarray(value, dtype=np.float32).reshape(-1)
 
     def _slot(self, agent: str) -> tuple[int, int]:
         slot = self.slot_of.get(agent)
@@ -152,7 +191,7 @@ class ParallelEnvAdapter:
             reward[g][i] = float(value)
         for agent, value in observations.items():
             g, i = self._slot(agent)
-            self._obs[g][i] = np.asarray(value, dtype=np.float32).reshape(-1)
+            self._write(g, i, value)
         for flags, source in ((terminated, terminations), (truncated, truncations)):
             for agent, value in source.items():
                 if value:
@@ -176,4 +215,6 @@ class ParallelEnvAdapter:
         return EnvStep(steps, done, {})
 
     def episode_info(self) -> dict[str, float]:
-        return {}
+        """The environment's own ``episode_info()`` when it has one, else nothing."""
+        own = getattr(self.env, "episode_info", None)
+        return {str(k): float(v) for k, v in own().items()} if callable(own) else {}

@@ -25,6 +25,14 @@ from mfmarl.core.errors import ConfigError, require
 from mfmarl.envs.base import MultiGroupEnv
 
 TRUSTED_PACKAGES = ("mfmarl", "magent2", "pettingzoo")
+PLAYED_ON = {
+    "mfmarl.experiments.battle.env:make_mirrored_battle_parallel_env": (
+        "mfmarl.experiments.battle.env:make_battle_env"
+    ),
+}
+"""Factories whose runs play their matches on another factory of the same game and settings
+(the Battle experiment trained through the generic adapter plays on the fast path, which has
+the scripted players and the agents' positions)."""
 
 
 def load_factory(spec: str) -> Any:
@@ -96,6 +104,11 @@ class EnvSource:
     factory: str
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     adapter: Mapping[str, Any] = field(default_factory=dict)
+
+    def played_on(self) -> EnvSource:
+        """The source that matches of this source's runs are played on (:data:`PLAYED_ON`)."""
+        factory = PLAYED_ON.get(self.factory)
+        return self if factory is None else EnvSource(factory, dict(self.kwargs))
 
     def trusted(self) -> bool:
         return self.factory.split(".", 1)[0].split(":", 1)[0] in TRUSTED_PACKAGES

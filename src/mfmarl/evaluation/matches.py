@@ -267,5 +267,5 @@ def arena_for(
 
     if env is not None:
         return Arena(changed(env), trust=True)
-    trained = [changed(p.env) for p in players if p.trained and p.env is not None]
+    trained = [changed(p.env.played_on()) for p in players if p.trained and p.env is not None]
     return Arena(agreed_env(trained) or changed(default))

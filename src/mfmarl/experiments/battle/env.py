@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from pettingzoo import ParallelEnv
 
 from mfmarl.core.errors import require
 from mfmarl.envs.magent2 import MAgent2Env
@@ -268,12 +269,121 @@ def make_battle_parallel_env(
     return BattleParallelEnv()
 
 
+class MirroredBattleParallelEnv(ParallelEnv):  # type: ignore[misc]
+    """The Battle experiment's environment as a PettingZoo ``ParallelEnv``: what the generic
+    adapter trains on (``mfmarl train battle --no-fast``).
+
+    It wraps :func:`make_battle_parallel_env` (features on) and shows each army the inputs
+    the fast path (:func:`make_battle_env`) gives its learners: per agent ``{"view": (13, 13,
+    C), "features": (F,)}`` with the id bits zeroed, the right army (``blue``) seeing the
+    world mirrored left–right (view columns reversed, its last-action one-hot and the
+    actions it sends mirrored), and an episode that ends when an army is wiped out. Tested
+    step for step against the fast path.
+    """
+
+    metadata = {"name": "battle_mirrored", "render_modes": []}
+    MIRRORED = ("blue",)
+
+    def __init__(self, config: BattleConfig) -> None:
+        import gymnasium
+
+        from mfmarl.envs.magent2 import action_layout, mirror_actions
+
+        require(not config.minimap, "minimap=True cannot be mirrored; use minimap=False")
+        self.config = config
+        self.inner = make_battle_parallel_env(dataclasses.replace(config, extra_features=True))
+        engine, handle = self.inner.env, self.inner.handles[0]
+        h, w, self.channels = (int(v) for v in engine.get_view_space(handle))
+        features = int(engine.get_feature_space(handle)[0])
+        self.mapping = mirror_actions(action_layout(engine, handle))
+        self.id_bits = features - N_ACTIONS - 1
+        bits = self.id_bits
+        self.columns = np.concatenate(
+            [np.arange(bits), bits + self.mapping, np.arange(bits + N_ACTIONS, features)]
+        )
+        self.possible_agents: list[str] = list(self.inner.possible_agents)
+        self.agents: list[str] = []
+        low, high = np.float32(-np.inf), np.float32(np.inf)
+        self._space = gymnasium.spaces.Dict(
+            {
+                "view": gymnasium.spaces.Box(low, high, (h, w, self.channels), np.float32),
+                "features": gymnasium.spaces.Box(low, high, (features,), np.float32),
+            }
+        )
+        self._placed = [0] * len(TEAM_NAMES)
+
+    def observation_space(self, agent: str) -> Any:
+        return self._space
+
+    def action_space(self, agent: str) -> Any:
+        return self.inner.action_space(agent)
+
+    @staticmethod
+    def team(agent: str) -> str:
+        return agent.rsplit("_", 1)[0]
+
+    def _learner_obs(self, agent: str, obs: np.ndarray) -> dict[str, np.ndarray]:
+        view = obs[..., : self.channels]
+        features = obs[0, 0, self.channels :]
+        if self.team(agent) in self.MIRRORED:
+            view, features = view[:, ::-1, :], features[self.columns]
+        features = np.array(features, dtype=np.float32)
+        features[: self.id_bits] = 0.0  # with a mirrored army, ids would tell the sides apart
+        return {"view": np.ascontiguousarray(view, dtype=np.float32), "features": features}
+
+    def reset(self, seed: int | None = None, options: dict | None = None) -> Any:
+        observations, infos = self.inner.reset(seed=seed, options=options)
+        self.agents = list(self.inner.agents)
+        self._placed = self._living()
+        return {a: self._learner_obs(a, o) for a, o in observations.items()}, infos
+
+    def step(self, actions: dict[str, int]) -> Any:
+        sent = {
+            a: int(self.mapping[int(v)]) if self.team(a) in self.MIRRORED else int(v)
+            for a, v in actions.items()
+        }
+        observations, rewards, terminations, truncations, infos = self.inner.step(sent)
+        living = list(self.inner.agents)
+        if living and min(self._living()) == 0:
+            # an army is wiped out: the battle ends and the survivors' episode terminates
+            for agent in living:
+                terminations[agent] = True
+            living = []
+        self.agents = living
+        learner_obs = {a: self._learner_obs(a, o) for a, o in observations.items()}
+        return learner_obs, rewards, terminations, truncations, infos
+
+    def _living(self) -> list[int]:
+        """Living agents per army, from the engine."""
+        return [int(self.inner.env.get_num(h)) for h in self.inner.handles]
+
+    def episode_info(self) -> dict[str, float]:
+        """Per army: deaths, survivors and kills (as the fast path reports them)."""
+        living = self._living()
+        deaths = [placed - alive for placed, alive in zip(self._placed, living)]
+        info: dict[str, float] = {}
+        for t, name in enumerate(TEAM_NAMES):
+            info[f"{name}/deaths"] = float(deaths[t])
+            info[f"{name}/survivors"] = float(living[t])
+            info[f"{name}/kills"] = float(deaths[1 - t])
+        return info
+
+
+def make_mirrored_battle_parallel_env(**settings: Any) -> MirroredBattleParallelEnv:
+    """:class:`MirroredBattleParallelEnv` from :class:`BattleConfig` fields (an env factory)."""
+    return MirroredBattleParallelEnv(BattleConfig(**settings))
+
+
 BATTLE_FACTORY = "mfmarl.experiments.battle.env:make_battle_env"
+MIRRORED_FACTORY = "mfmarl.experiments.battle.env:make_mirrored_battle_parallel_env"
 
 
-def battle_source(config: BattleConfig | None = None) -> EnvSource:
-    """The :class:`~mfmarl.envs.source.EnvSource` of the Battle experiment's environment."""
-    return EnvSource(BATTLE_FACTORY, dataclasses.asdict(config or BattleConfig()))
+def battle_source(config: BattleConfig | None = None, fast: bool = True) -> EnvSource:
+    """The :class:`~mfmarl.envs.source.EnvSource` of the Battle experiment's environment
+    (``fast=False``: :class:`MirroredBattleParallelEnv` through the generic PettingZoo
+    adapter)."""
+    factory = BATTLE_FACTORY if fast else MIRRORED_FACTORY
+    return EnvSource(factory, dataclasses.asdict(config or BattleConfig()))
 
 
 def battle_arena(config: BattleConfig | None = None) -> Arena:

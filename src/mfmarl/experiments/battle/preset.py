@@ -107,11 +107,17 @@ def battle_spec(
     algo: AlgorithmConfig,
     train: BattleTrainConfig,
     checkpoint_every: int = 0,
+    fast: bool = True,
 ) -> RunSpec:
-    """The RunSpec of a Battle self-play run."""
+    """The RunSpec of a Battle self-play run (``fast=False``: through the generic PettingZoo
+    adapter, which has no agent positions, so only the team neighbourhood)."""
     rule = "own" if train.neighbourhood == "team" else f"own@{train.radius}"
+    require(
+        fast or train.neighbourhood == "team",
+        "--no-fast has no agent positions: use --neighbourhood team",
+    )
     return RunSpec(
-        env=battle_source(battle),
+        env=battle_source(battle, fast),
         roles={LEARNER: algo.algo, OPPONENT: opponent_role(train)},
         algorithms={LEARNER: algo},
         train=train.train_config(),
