@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from mfmarl.algorithms import AlgorithmConfig, make_learner
 from mfmarl.envs.base import EnvStep, GroupObs, GroupSpec, GroupStep
+from mfmarl.training.checkpoint import load_checkpoint, save_checkpoint
 from mfmarl.training.loop import TrainConfig, train_learner
 
 
@@ -41,7 +43,7 @@ class UnevenEpisodes:
         return {}
 
 
-def _epsilons(unit: str) -> list[float]:
+def _epsilons(unit: str, tmp_path: Path | None = None) -> list[float]:
     config = AlgorithmConfig(
         algo="mfq",
         epsilon_start=1.0,
@@ -72,12 +74,20 @@ def _epsilons(unit: str) -> list[float]:
     betas = [r["charts/beta"] for r in rows]
     if unit == "episodes":  # β doubles every episode: 1, 2, 4, 8, then 16
         assert betas == pytest.approx([2.0, 4.0, 8.0, 16.0, 16.0, 16.0])
+    # trained players act at the final β (here 16 either way), also from a checkpoint
+    assert learner.evaluation_policy().to_probs.beta(0) == pytest.approx(16.0)  # type: ignore[union-attr]
+    if tmp_path is not None:
+        save_checkpoint(tmp_path / "ckpt", learner)
+        fresh = make_learner(config, obs_dim=1, n_actions=2, n_agents=2)
+        load_checkpoint(tmp_path / "ckpt", fresh)
+        assert (fresh.episodes, fresh.env_steps) == (6, sum(UnevenEpisodes.LENGTHS))
+        assert fresh.evaluation_policy().to_probs.beta(0) == pytest.approx(16.0)  # type: ignore[union-attr]
     return [r["charts/epsilon"] for r in rows]
 
 
-def test_schedules_in_episodes_move_once_per_episode_whatever_its_length() -> None:
+def test_schedules_in_episodes_move_once_per_episode_whatever_its_length(tmp_path: Path) -> None:
     # after episode e (0-based) ε = 1 − (e + 1)/4, then 0
-    assert _epsilons("episodes") == pytest.approx([0.75, 0.5, 0.25, 0.0, 0.0, 0.0])
+    assert _epsilons("episodes", tmp_path) == pytest.approx([0.75, 0.5, 0.25, 0.0, 0.0, 0.0])
 
 
 def test_schedules_in_steps_follow_the_steps_taken() -> None:
