@@ -161,11 +161,13 @@ def test_mirrored_group_sees_the_world_flipped() -> None:
     assert env.raw[0].features[:, :ID_BITS].any()  # (the engine has them)
 
 
-def test_mirrored_positions_give_both_sides_the_same_inputs() -> None:
+@pytest.mark.parametrize("minimap", [False, True])
+def test_mirrored_positions_give_both_sides_the_same_inputs(minimap: bool) -> None:
     """Armies placed as mirror images of each other see exactly the same learner inputs,
     before and after a step in which each makes the mirror of the other's moves: one
-    shared network cannot tell which side it plays."""
-    env = make_battle_env(map_size=20)
+    shared network cannot tell which side it plays (in minimap mode too, whose bins are
+    not mirror-symmetric: 3 and 16 fall in bins 1 and 8 of 13 on a 20 map)."""
+    env = make_battle_env(map_size=20, minimap=minimap)
     env.reset(0)
     engine, (red, blue) = env.engine, env.handles
     engine.reset()
@@ -173,13 +175,39 @@ def test_mirrored_positions_give_both_sides_the_same_inputs() -> None:
     engine.add_agents(red, method="custom", pos=[(x, y, 0) for x, y in cells])
     engine.add_agents(blue, method="custom", pos=[(19 - x, y, 0) for x, y in cells])
     env._slots = [np.arange(len(cells)), np.arange(len(cells))]
-    obs = [env._group_obs(g, env._read(g)[0]) for g in (0, 1)]
+    env._raw = [env._read(g)[0] for g in (0, 1)]
+    obs = [env._group_obs(g, raw) for g, raw in enumerate(env._raw)]
     np.testing.assert_array_equal(obs[0].obs, obs[1].obs)
     n = env.groups[0].n_slots
     moves = np.resize([7, 2, 9, 11], n)  # each side in its own frame: mirror images
     step = env.step([moves, moves])
     np.testing.assert_array_equal(step.groups[0].next.obs, step.groups[1].next.obs)
     np.testing.assert_array_equal(step.groups[0].rewards, step.groups[1].rewards)
+
+
+def test_the_recomputed_minimap_is_the_engines_in_the_engines_frame() -> None:
+    """Red is not mirrored: its recomputed minimap channels and position features equal what
+    the engine wrote, agent for agent, through a fight with deaths (the engine's own numbers,
+    not this package's)."""
+    env = make_battle_env(map_size=20, minimap=True)
+    obs = env.reset(seed=2)
+    players = [env.scripted_player("attack-nearest", g) for g in (0, 1)]
+    rng = np.random.default_rng(2)
+    size, checked = 13 * 13 * 7, 0
+    for _ in range(40):
+        raw = env.raw[0]
+        held = raw.positions[:, 0] >= 0
+        both = np.array([env.raw[g].positions[:, 0] >= 0 for g in (0, 1)])
+        if both.any(axis=1).all():  # the engine's minimap of an empty group is 0/0
+            mine = obs[0].obs[held, :size].reshape(-1, 13, 13, 7)
+            np.testing.assert_array_equal(mine[..., [3, 6]], raw.view[held][..., [3, 6]])
+            np.testing.assert_array_equal(obs[0].obs[held, -2:], raw.features[held, -2:])
+            checked += int(held.sum())
+        step = env.step([p(obs, rng) for p in players])
+        obs = tuple(s.next for s in step.groups)
+        if step.done:
+            break
+    assert checked > 100 and sum(env.deaths) > 0
 
 
 def test_positions_match_the_engine_getters() -> None:

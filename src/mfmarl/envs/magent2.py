@@ -18,8 +18,11 @@ features broadcast as view channels; by default it drops them.
 Options for symmetric games (the Battle experiment): ``mirror`` names groups that see the
 world mirrored left–right (views flipped, move and attack indices permuted), and then every
 group's id bits are zeroed (they number the agents of each side apart), so that one shared
-network cannot tell the sides apart and plays either; ``end_when_empty`` ends an episode when any
-group is wiped out (survivors' episodes end as terminal).
+network cannot tell the sides apart and plays either; in minimap mode every group's minimap
+channels and position features are then recomputed in its own frame
+(:mod:`mfmarl.envs.minimap`: the engine's binning is not mirror-symmetric);
+``end_when_empty`` ends an episode when any group is wiped out (survivors' episodes end as
+terminal).
 
 Engine facts relied on (magent2 0.3.4): actions are moves (lattice offsets within the move
 range, ordered by (dy, dx)) followed by attacks (``get_view2attack``); ``get_pos`` is ``(x,
@@ -40,6 +43,7 @@ import numpy as np
 
 from mfmarl.core.errors import ConfigError, require
 from mfmarl.envs.base import EnvStep, GroupObs, GroupSpec, GroupStep
+from mfmarl.envs.minimap import group_densities, write_minimap
 
 ID_BITS = 10
 """Features 0–9 in the combat games: the agent id embedding; then the one-hot last action,
@@ -282,6 +286,12 @@ class MAgent2Env:
         self._id_lengths = [self.id_bits(g) for g in range(len(self.groups))]
         self._hide_ids = any(self.mirrored)
         """Zero every group's id bits: with a mirrored group, ids would tell the sides apart."""
+        self._own_minimaps = self._hide_ids and bool(getattr(pz_env, "minimap_mode", False))
+        """Recompute every group's minimap and position in its own frame."""
+        require(
+            not self._own_minimaps or self.features,
+            "a mirrored minimap needs features=True (its position features)",
+        )
         self._feature_columns = [self._mirrored_columns(g) for g in range(len(self.groups))]
         """Per group: the feature columns a mirrored group reads (its last-action one-hot
         permuted), or None."""
@@ -383,7 +393,20 @@ class MAgent2Env:
             tail[...] = features if columns is None else features[:, columns]
             if self._hide_ids:
                 tail[:, : self._id_lengths[g]] = 0.0
+            if self._own_minimaps:
+                self._write_minimap(g, out[:, :size].reshape(view.shape), tail, raw.positions)
         return GroupObs(out, raw.alive, raw.positions)
+
+    def _write_minimap(
+        self, g: int, view: np.ndarray, features: np.ndarray, positions: np.ndarray
+    ) -> None:
+        """Group ``g``'s minimap channels and position features in its own frame."""
+        mirrored = self.mirrored[g]
+        held = [raw.positions[raw.positions[:, 0] >= 0] for raw in self._raw]
+        shape = self.groups[g].view_shape
+        assert shape is not None
+        densities = group_densities(held, (self.map_size, self.map_size), shape[:2], mirrored)
+        write_minimap(view, features, g, positions, densities, (self.map_size,) * 2, mirrored)
 
     @property
     def raw(self) -> list[RawObs]:

@@ -289,7 +289,10 @@ class MirroredBattleParallelEnv(ParallelEnv):  # type: ignore[misc]
 
         from mfmarl.envs.magent2 import action_layout, mirror_actions
 
-        require(not config.minimap, "minimap=True cannot be mirrored; use minimap=False")
+        require(
+            not config.minimap,
+            "--no-fast: the minimap is only mirrored on the fast path; drop --no-fast or --minimap",
+        )
         self.config = config
         self.inner = make_battle_parallel_env(dataclasses.replace(config, extra_features=True))
         engine, handle = self.inner.env, self.inner.handles[0]
@@ -397,11 +400,6 @@ def make_battle_env(**settings: Any) -> MAgent2Env:
     (``blue``) mirrored left–right so that one network plays either side, and an episode
     that ends when an army is wiped out or after ``max_steps``."""
     config = BattleConfig(**settings)
-    require(
-        not config.minimap,
-        "minimap=True cannot be mirrored (its position features would need flipping); "
-        "use minimap=False",
-    )
     return MAgent2Env(
         make_battle_parallel_env(config),
         mirror=("blue",),
