@@ -62,3 +62,28 @@ def test_wandb_and_mlflow_get_every_episode_and_resume_continues_their_runs(
 def test_an_unknown_logger_is_refused() -> None:
     with pytest.raises(ConfigError, match="not one of"):
         _spec(2, ("comet",))
+
+
+def test_an_animation_reaches_every_backend(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``log_animation``: the GIF file in the run, an artifact in MLflow, a media file in the
+    offline W&B run."""
+    import numpy as np
+
+    from mfmarl.training.logger import MetricsLogger
+
+    for name in ("WANDB_MODE", "MLFLOW_TRACKING_URI", "WANDB_PROJECT"):
+        monkeypatch.delenv(name, raising=False)
+    frames = np.zeros((3, 8, 8, 3), dtype=np.uint8)
+    frames[1, 2:5, 2:5] = 255
+    with MetricsLogger(tmp_path, loggers=("tensorboard", "wandb", "mlflow")) as logger:
+        logger.log({"episode": 0, "charts/global_step": 7, "charts/episodic_return": 1.0})
+        path = logger.log_animation("eval/round", "eval/episode_1.gif", frames)
+    assert path == tmp_path / "eval" / "episode_1.gif" and path.read_bytes()[:3] == b"GIF"
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=(tmp_path / "mlruns").resolve().as_uri())
+    run_id = (tmp_path / ".mlflow-run-id").read_text().strip()
+    assert [a.path for a in client.list_artifacts(run_id, "eval")] == ["eval/episode_1.gif"]
+    assert list((tmp_path / "wandb").glob("offline-run-*/files/media/videos/**/*.gif"))

@@ -88,6 +88,7 @@ def train(
     eval_every: int = 0,
     eval_rounds: int = 20,
     eval_opponents: Sequence[str] = ("random",),
+    eval_gif: bool = False,
     loggers: Sequence[str] = ("tensorboard",),
     **train_settings: Any,
 ) -> Run:
@@ -103,7 +104,8 @@ def train(
       ``mfmarl train pettingzoo``);
     - ``eval_every``, ``eval_rounds``, ``eval_opponents``: evaluation during training (games
       with two sides): every ``eval_every`` episodes, rounds against each opponent, logged as
-      ``eval/<opponent>/win_rate`` with its interval;
+      ``eval/<opponent>/win_rate`` with its interval; ``eval_gif``: also one recorded round
+      as ``eval/episode_<E>.gif`` (and TensorBoard's images tab);
     - ``loggers``: metric backends besides metrics.csv (``tensorboard``, ``wandb``,
       ``mlflow``; :mod:`mfmarl.training.backends`);
     - ``train_settings``: :class:`TrainConfig` fields (``batch_size``, ``buffer_size``, ...).
@@ -143,6 +145,7 @@ def train(
         eval_every=eval_every,
         eval_rounds=eval_rounds,
         eval_opponents=tuple(eval_opponents),
+        eval_gif=eval_gif,
         loggers=tuple(loggers),
     )
     from mfmarl.evaluation.during_training import check_evaluation, evaluate_during_training

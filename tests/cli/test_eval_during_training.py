@@ -72,3 +72,25 @@ def test_bad_evaluation_settings_are_one_line(
     err = capsys.readouterr().err.strip()
     assert err.startswith("mfmarl: error:") and "\n" not in err and message in err, err
     assert not out.exists()
+
+
+def test_eval_gif_records_a_round_into_the_run_and_tensorboard(tmp_path: Path) -> None:
+    """``--eval-gif``: each evaluation writes an animated GIF of one round against the first
+    player (frames of the map: a 16 map at 4 pixels a cell, with a 2-pixel border) and puts
+    it in TensorBoard's images tab at the environment step of that episode; also through
+    the generic adapter (``--no-fast``), whose matches play on the fast path."""
+    import imageio.v3 as iio
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    for extra in ([], ["--no-fast"]):
+        run = tmp_path / ("gif" + "".join(extra))
+        rows = _train(run, "--eval-every", "2", "--eval-rounds", "2", "--eval-gif", *extra)
+        for episode in (2, 4):
+            frames = iio.imread(run / "eval" / f"episode_{episode}.gif", index=None)
+            assert frames.ndim == 4 and frames.shape[1:] == (68, 68, 3) and len(frames) > 2
+        events = EventAccumulator(str(run / "tb"), size_guidance={"images": 0})
+        events.Reload()
+        images = events.Images("eval/round")
+        steps = [int(float(r["charts/global_step"])) for r in rows]
+        assert [i.step for i in images] == [steps[1], steps[3]]
+        assert images[-1].encoded_image_string == (run / "eval" / "episode_4.gif").read_bytes()

@@ -300,6 +300,13 @@ def _eval_options(p: argparse.ArgumentParser) -> None:
         help="players to meet: random, attack-nearest, attack-weakest, mfq-battle-quick, a "
         "run or an export [default: random]",
     )
+    group.add_argument(
+        "--eval-gif",
+        action="store_true",
+        help="at each evaluation also record one round against the first player as "
+        "OUT/eval/episode_E.gif, shown in TensorBoard's images tab (environments that draw "
+        "themselves, e.g. MAgent2) [default: off]",
+    )
 
 
 def _with_run_options(spec: Any, args: argparse.Namespace) -> Any:
@@ -313,6 +320,7 @@ def _with_run_options(spec: Any, args: argparse.Namespace) -> Any:
             "eval_every": args.eval_every,
             "eval_rounds": args.eval_rounds,
             "eval_opponents": tuple(args.eval_opponents),
+            "eval_gif": bool(args.eval_gif),
         }
     spec = dataclasses.replace(spec, loggers=tuple(args.logger), **evaluation)
     check_evaluation(spec)

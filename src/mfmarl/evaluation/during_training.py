@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
+
 from mfmarl.algorithms import Learner
-from mfmarl.core.errors import ConfigError
+from mfmarl.core.errors import ConfigError, require
 from mfmarl.evaluation.matches import Arena, play_match
 from mfmarl.evaluation.players import Player, load_player, player_from_learners
-from mfmarl.training.run import RunSpec
+from mfmarl.evaluation.render import record_round
+from mfmarl.training.run import Evaluation, RunSpec
 
 EVAL_SEED = 1_000_000
 """Seed of round 0 of every evaluation (the same rounds each time: the curve shows the
@@ -22,11 +25,12 @@ networks changing, not the draws)."""
 
 def evaluate_during_training(
     spec: RunSpec, learners: Mapping[str, Learner], episode: int
-) -> dict[str, float]:
+) -> Evaluation:
     """Metrics ``eval/<opponent>/win_rate``, ``.../win_rate_low``, ``.../win_rate_high``
-    (95% Wilson) and ``.../tie_rate`` of the trained side against each opponent."""
+    (95% Wilson) and ``.../tie_rate`` of the trained side against each opponent; with
+    ``spec.eval_gif`` the frames of one round against the first (its round 0)."""
     player = player_from_learners("training", dict(learners), spec)
-    arena = Arena(spec.env, trust=True)
+    arena = Arena(spec.env.played_on(), trust=True)
     out: dict[str, float] = {}
     for name in spec.eval_opponents:
         opponent = load_player(name)
@@ -39,7 +43,12 @@ def evaluate_during_training(
         out[f"{key}/win_rate_low"] = float(low)
         out[f"{key}/win_rate_high"] = float(high)
         out[f"{key}/tie_rate"] = result["ties"] / result["rounds"]
-    return out
+    frames = None
+    if spec.eval_gif:
+        first = load_player(spec.eval_opponents[0])
+        shots, _ = record_round(arena, (player, first), EVAL_SEED, cell=4)
+        frames = np.stack(shots)
+    return Evaluation(out, frames)
 
 
 def check_evaluation(spec: RunSpec) -> None:
@@ -50,9 +59,14 @@ def check_evaluation(spec: RunSpec) -> None:
     for name in spec.eval_opponents:
         load_player(name)
     try:
-        Arena(spec.env, trust=True).resolved()
+        arena = Arena(spec.env.played_on(), trust=True).resolved()
     except ConfigError as exc:
         raise ConfigError(f"evaluation during training needs two sides: {exc}") from exc
+    if spec.eval_gif:
+        require(
+            hasattr(arena.build(), "render"),
+            "--eval-gif: this environment cannot be drawn (no render method)",
+        )
 
 
 __all__ = ["Player", "check_evaluation", "evaluate_during_training"]

@@ -4,7 +4,6 @@ state (``env.render(cell)``: MAgent2 maps, each team in its colour, paler with l
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -12,6 +11,7 @@ from mfmarl.core.errors import require
 from mfmarl.envs.base import MultiGroupEnv
 from mfmarl.evaluation.matches import Arena, RoundResult, play_round
 from mfmarl.evaluation.players import Player
+from mfmarl.training.logger import gif_bytes
 from mfmarl.training.rundir import write_bytes_atomic
 
 
@@ -39,12 +39,7 @@ def _with_border(image: np.ndarray, width: int = 2) -> np.ndarray:
 
 def write_gif(frames: list[np.ndarray], path: Path, fps: float = 10.0) -> None:
     """Encode ``frames`` as a looping GIF at ``fps`` frames per second (atomic write)."""
-    import imageio.v3 as iio
-
-    blob: Any = iio.imwrite(
-        "<bytes>", np.stack(frames), extension=".gif", duration=1000 / fps, loop=0
-    )
-    write_bytes_atomic(path, bytes(blob))
+    write_bytes_atomic(path, gif_bytes(np.stack(frames), fps))
 
 
 def render_gif(

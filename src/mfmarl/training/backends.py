@@ -65,6 +65,19 @@ class TensorBoardBackend:
         values = [value for key, v in metrics.items() for value in scalar(key, v).value]
         self.writer._get_file_writer().add_summary(Summary(value=values), step)
 
+    def log_animation(
+        self, tag: str, path: Path, gif: bytes, size: tuple[int, int], step: int
+    ) -> None:
+        """The GIF as an image summary: TensorBoard's images tab plays it (``add_video``
+        encodes the same way, but needs moviepy)."""
+        from tensorboard.compat.proto.summary_pb2 import Summary
+
+        image = Summary.Image(
+            height=int(size[0]), width=int(size[1]), colorspace=3, encoded_image_string=gif
+        )
+        summary = Summary(value=[Summary.Value(tag=tag, image=image)])
+        self.writer._get_file_writer().add_summary(summary, step)
+
     def close(self) -> None:
         self.writer.close()
 
@@ -96,6 +109,13 @@ class WandbBackend:
 
     def log(self, metrics: Mapping[str, float], step: int) -> None:
         self.run.log(dict(metrics), step=step)
+
+    def log_animation(
+        self, tag: str, path: Path, gif: bytes, size: tuple[int, int], step: int
+    ) -> None:
+        import wandb
+
+        self.run.log({tag: wandb.Video(str(path), format="gif")}, step=step)
 
     def close(self) -> None:
         self.run.finish()
@@ -139,6 +159,11 @@ class MlflowBackend:
         now = _millis()
         batch = [Metric(k, float(v), now, step) for k, v in metrics.items()]
         self.client.log_batch(self.run_id, metrics=batch)
+
+    def log_animation(
+        self, tag: str, path: Path, gif: bytes, size: tuple[int, int], step: int
+    ) -> None:
+        self.client.log_artifact(self.run_id, str(path), artifact_path=tag.split("/")[0])
 
     def close(self) -> None:
         self.client.set_terminated(self.run_id)

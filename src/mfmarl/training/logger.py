@@ -97,6 +97,23 @@ class MetricsLogger:
             for backend in self._backends:
                 backend.log(scalars, x)
 
+    def log_animation(self, tag: str, name: str, frames: Any, fps: float = 10.0) -> Path:
+        """Write ``frames (T, H, W, 3)`` uint8 as the GIF ``out_dir/name`` and show it in the
+        backends that take images, at the x of the last row (TensorBoard: images tab)."""
+        from mfmarl.training.rundir import write_bytes_atomic
+
+        gif = gif_bytes(frames, fps)
+        path = self.out_dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(path, gif)
+        last = self.rows[-1] if self.rows else {}
+        x = int(float(last.get(GLOBAL_STEP) or last.get(STEP_COLUMN) or 0))
+        for backend in self._backends:
+            log = getattr(backend, "log_animation", None)
+            if log is not None:
+                log(tag, path, gif, frames.shape[1:3], x)
+        return path
+
     def _next_tb_step(self) -> int:
         """The x of the first TensorBoard event after the kept rows (events from there on
         are purged when a resumed run writes again)."""
@@ -132,6 +149,17 @@ class MetricsLogger:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def gif_bytes(frames: Any, fps: float = 10.0) -> bytes:
+    """``frames (T, H, W, 3)`` uint8 as a looping animated GIF at ``fps`` frames a second."""
+    import imageio.v3 as iio
+    import numpy as np
+
+    blob: Any = iio.imwrite(
+        "<bytes>", np.asarray(frames), extension=".gif", duration=1000 / fps, loop=0
+    )
+    return bytes(blob)
 
 
 def _read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:

@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -87,6 +87,10 @@ class RunSpec:
     eval_rounds: int = 20
     eval_opponents: tuple[str, ...] = ("random",)
     """Players the trained side meets (``random``, ``attack-nearest``, a run, an export)."""
+    eval_gif: bool = False
+    """At each evaluation also record one round against the first opponent as an animated
+    GIF (``OUT/eval/episode_<E>.gif``, and TensorBoard's images tab); the env must draw
+    itself."""
     loggers: tuple[str, ...] = ("tensorboard",)
     """Metric backends besides ``metrics.csv``: tensorboard, wandb, mlflow
     (:mod:`mfmarl.training.backends`)."""
@@ -130,6 +134,7 @@ class RunSpec:
                 "every": self.eval_every,
                 "rounds": self.eval_rounds,
                 "opponents": list(self.eval_opponents),
+                "gif": self.eval_gif,
             },
             "loggers": list(self.loggers),
         }
@@ -164,11 +169,20 @@ def _evaluation_fields(data: Any) -> dict[str, Any]:
         "eval_every": int(data["every"]),
         "eval_rounds": int(data["rounds"]),
         "eval_opponents": tuple(str(o) for o in data["opponents"]),
+        "eval_gif": bool(data.get("gif", False)),
     }
 
 
-Evaluator = Callable[["RunSpec", Mapping[str, Learner], int], dict[str, float]]
-"""``(spec, learners by group, episodes done) -> metrics``: evaluation during training,
+class Evaluation(NamedTuple):
+    """What one evaluation during training gives: metrics and, with ``eval_gif``, the
+    frames ``(T, H, W, 3)`` uint8 of one recorded round."""
+
+    metrics: dict[str, float]
+    frames: np.ndarray | None = None
+
+
+Evaluator = Callable[["RunSpec", Mapping[str, Learner], int], Evaluation]
+"""``(spec, learners by group, episodes done) -> Evaluation``: evaluation during training,
 supplied by the layers above (:mod:`mfmarl.evaluation.during_training`)."""
 
 
@@ -444,9 +458,13 @@ def train_run(
             rng=rng,
         ):
             done += 1
+            frames = None
             if evaluator is not None and spec.eval_every and done % spec.eval_every == 0:
-                metrics = {**metrics, **evaluator(spec, session.learners, done)}
+                evaluation = evaluator(spec, session.learners, done)
+                metrics, frames = {**metrics, **evaluation.metrics}, evaluation.frames
             logger.log(metrics)
+            if frames is not None:
+                logger.log_animation("eval/round", f"eval/episode_{done}.gif", frames)
             tail.append(_summary_values(metrics, names))
             if bar is not None:
                 bar.update(1)

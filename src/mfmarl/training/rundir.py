@@ -30,6 +30,7 @@ RUN_OUTPUTS: tuple[str, ...] = (
     "mlruns",
     ".wandb-run-id",
     ".mlflow-run-id",
+    "eval",
 )
 """What a training run writes into its directory (glob patterns)."""
 EXPERIMENT_OUTPUTS: tuple[str, ...] = (
