@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -38,6 +39,10 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
+TB_BURST_SECONDS = 1.0
+"""Longest wait before logged rows are handed to TensorBoard's writer."""
+
+
 def check_loggers(names: Sequence[str]) -> None:
     """Raise :class:`ConfigError` for an unknown logger or one whose package is missing."""
     for name in names:
@@ -50,20 +55,38 @@ def check_loggers(names: Sequence[str]) -> None:
 
 
 class TensorBoardBackend:
+    """TensorBoard event files in ``OUT/tb``.
+
+    A row's scalars go out as one event (``add_scalar`` queues one per key), and rows are
+    handed to the writer in bursts, at most :data:`TB_BURST_SECONDS` apart: every hand-over
+    wakes the writer's thread, and one a row took as long as a Gaussian Squeeze round of 100
+    agents trains (about 2 ms with other work on the cores). The writer itself keeps events
+    in memory up to two minutes before they reach the file, so the bursts lose nothing
+    that it would have kept; ``metrics.csv`` has every row at once.
+    """
+
     def __init__(self, out: Path, purge_step: int | None) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
         self.writer: Any = SummaryWriter(log_dir=str(out / "tb"), purge_step=purge_step)
+        self._pending: list[tuple[Any, int]] = []
+        self._sent = time.monotonic()
 
     def log(self, metrics: Mapping[str, float], step: int) -> None:
-        """Every scalar of a row in one event: ``add_scalar`` per key queues one event each
-        for the writer thread (about 2 ms per row of 14 keys, as long as a Gaussian Squeeze
-        round with 100 agents trains)."""
         from tensorboard.compat.proto.summary_pb2 import Summary
-        from torch.utils.tensorboard.summary import scalar
 
-        values = [value for key, v in metrics.items() for value in scalar(key, v).value]
-        self.writer._get_file_writer().add_summary(Summary(value=values), step)
+        # what add_scalar writes (simple_value), without its per-key checks and wrapping
+        values = [Summary.Value(tag=key, simple_value=float(v)) for key, v in metrics.items()]
+        self._pending.append((Summary(value=values), step))
+        if time.monotonic() - self._sent >= TB_BURST_SECONDS:
+            self._send()
+
+    def _send(self) -> None:
+        writer = self.writer._get_file_writer()
+        for summary, step in self._pending:
+            writer.add_summary(summary, step)
+        self._pending.clear()
+        self._sent = time.monotonic()
 
     def log_animation(
         self, tag: str, path: Path, gif: bytes, size: tuple[int, int], step: int
@@ -75,10 +98,11 @@ class TensorBoardBackend:
         image = Summary.Image(
             height=int(size[0]), width=int(size[1]), colorspace=3, encoded_image_string=gif
         )
-        summary = Summary(value=[Summary.Value(tag=tag, image=image)])
-        self.writer._get_file_writer().add_summary(summary, step)
+        self._pending.append((Summary(value=[Summary.Value(tag=tag, image=image)]), step))
+        self._send()
 
     def close(self) -> None:
+        self._send()
         self.writer.close()
 
 
