@@ -28,9 +28,10 @@ from mfmarl.evaluation.players import Player, load_player
 from mfmarl.training.defaults import default_algorithm, episode_length_hint
 from mfmarl.training.loop import TrainConfig
 from mfmarl.training.roles import parse_role
-from mfmarl.training.run import RunSpec, RunSummary, build_session, train_run
+from mfmarl.training.run import RunSummary, build_session, train_run
 from mfmarl.training.rundir import RUN_OUTPUTS, prepare_run_dir
 from mfmarl.training.runtime import tune_cpu_runtime
+from mfmarl.training.spec import RunSpec
 
 
 @dataclass(frozen=True)

@@ -466,8 +466,9 @@ def _train_generic(
     import torch
 
     from mfmarl.training.roles import parse_role
-    from mfmarl.training.run import RunSpec, train_run
+    from mfmarl.training.run import train_run
     from mfmarl.training.rundir import RUN_OUTPUTS, prepare_run_dir
+    from mfmarl.training.spec import RunSpec
 
     env = source.build(trust=trust)
     names = [g.name for g in env.groups]

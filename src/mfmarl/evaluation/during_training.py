@@ -16,7 +16,7 @@ from mfmarl.core.errors import ConfigError, require
 from mfmarl.evaluation.matches import Arena, play_match
 from mfmarl.evaluation.players import Player, load_player, player_from_learners
 from mfmarl.evaluation.render import record_round
-from mfmarl.training.run import Evaluation, RunSpec
+from mfmarl.training.spec import Evaluation, RunSpec
 
 EVAL_SEED = 1_000_000
 """Seed of round 0 of every evaluation (the same rounds each time: the curve shows the

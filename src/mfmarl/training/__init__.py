@@ -2,7 +2,8 @@
 metrics logging."""
 
 from mfmarl.training.loop import TrainConfig, seed_everything, train, train_learner
-from mfmarl.training.run import RunSpec, RunSummary, resume_run, train_run
+from mfmarl.training.run import RunSummary, resume_run, train_run
+from mfmarl.training.spec import RunSpec
 
 __all__ = [
     "RunSpec",

@@ -19,7 +19,7 @@ from mfmarl.algorithms import AlgorithmConfig
 from mfmarl.core.errors import ConfigError, require, require_choice
 from mfmarl.experiments.battle.env import BattleConfig, battle_source
 from mfmarl.training.loop import TrainConfig
-from mfmarl.training.run import RunSpec
+from mfmarl.training.spec import RunSpec
 
 BATTLE_FACTORY = "mfmarl.experiments.battle.env:make_battle_env"
 SCALES = ("quick", "paper")

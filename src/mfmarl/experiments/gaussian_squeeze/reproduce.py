@@ -46,8 +46,9 @@ from mfmarl.experiments.gaussian_squeeze.report import (
 from mfmarl.parallel.executor import Executor, LocalExecutor, Task, TaskResult
 from mfmarl.training.logger import read_metrics
 from mfmarl.training.loop import TrainConfig
-from mfmarl.training.run import RunSpec, RunSummary, train_run
+from mfmarl.training.run import RunSummary, train_run
 from mfmarl.training.rundir import write_config, write_json_atomic, write_text_atomic
+from mfmarl.training.spec import RunSpec
 
 log = logging.getLogger(__name__)
 
