@@ -7,13 +7,8 @@ import numpy as np
 import pytest
 import torch  # noqa: F401 - before magent2, which sets OMP_NUM_THREADS on import
 
-from mfmarl.envs.magent2 import (
-    ID_BITS,
-    MAgent2Env,
-    action_layout,
-    make_magent2_parallel_env,
-    mirror_actions,
-)
+from mfmarl.envs.magent2 import ID_BITS, MAgent2Env, make_magent2_parallel_env
+from mfmarl.envs.magent2_engine import action_layout, mirror_actions
 from mfmarl.experiments.battle.env import ATTACKS, MOVES, BattleConfig, make_battle_env
 
 SMALL = {

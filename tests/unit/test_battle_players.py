@@ -7,7 +7,7 @@ import pytest
 import torch  # noqa: F401 - before magent2, which sets OMP_NUM_THREADS on import
 
 from mfmarl.core.errors import ConfigError
-from mfmarl.envs.magent2 import RawObs
+from mfmarl.envs.magent2_engine import RawObs
 from mfmarl.envs.scripted import attack_nearest_actions
 from mfmarl.evaluation.matches import play_match
 from mfmarl.evaluation.players import load_player

@@ -3,7 +3,8 @@ attack-weakest.
 
 They live beside the environment because both the trainers (scripted sparring partners) and
 the evaluation players use them. Actions are in the engine's frame, for any action layout
-(:class:`~mfmarl.envs.magent2.ActionLayout`: the moves and attacks of the group's agent type).
+(:class:`~mfmarl.envs.magent2_engine.ActionLayout`: the moves and attacks of the group's agent
+type).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from mfmarl.envs.magent2 import ActionLayout, RawObs
+    from mfmarl.envs.magent2_engine import ActionLayout, RawObs
 
 SCRIPTED_FOCUS = {"attack-nearest": "nearest", "attack-weakest": "weakest"}
 """Scripted player names -> the target they attack among those in reach."""

@@ -287,7 +287,7 @@ class MirroredBattleParallelEnv(ParallelEnv):  # type: ignore[misc]
     def __init__(self, config: BattleConfig) -> None:
         import gymnasium
 
-        from mfmarl.envs.magent2 import action_layout, mirror_actions
+        from mfmarl.envs.magent2_engine import action_layout, mirror_actions
 
         require(
             not config.minimap,
