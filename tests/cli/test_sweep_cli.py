@@ -3,6 +3,7 @@ the others are written."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -104,3 +105,17 @@ def test_a_failed_run_is_reported_and_the_rest_written(
 def test_parse_rejects_a_key_given_twice() -> None:
     with pytest.raises(ConfigError, match="given twice"):
         parse_assignments(["lr=1", "lr=2"])
+
+
+def test_the_medium_scale_is_the_paper_battle_with_a_shorter_budget() -> None:
+    from mfmarl.experiments.battle.reproduce import DEFAULT_ROUNDS, BattleExperiment
+    from mfmarl.experiments.battle.reproduce import expected_seconds as cost
+
+    battle, algo, train = scaled_preset("mfac", "medium")
+    paper_battle, paper_algo, _ = scaled_preset("mfac", "paper")
+    assert battle == paper_battle and (battle.map_size, battle.max_steps) == (40, 400)
+    assert train.episodes == 400 and algo.epsilon_steps == algo.beta_steps == 200
+    assert algo == dataclasses.replace(paper_algo, epsilon_steps=200, beta_steps=200)
+    # two seeds and the tournament at its default rounds fit the issue's 2.5 hours on 2 cores
+    experiment = BattleExperiment(scale="medium", seeds=2, rounds=DEFAULT_ROUNDS["medium"])
+    assert cost(experiment, workers=2)[1] <= 2.5 * 3600

@@ -33,7 +33,7 @@ from mfmarl.experiments.gaussian_squeeze.preset import SCALES, SQUEEZE_METHODS
 from mfmarl.experiments.ising.tabular_mfq import TabularMFQConfig
 from mfmarl.training.loop import TrainConfig
 
-BATTLE_SCALES = ("quick", "paper")
+BATTLE_SCALES = ("quick", "medium", "paper")
 
 
 def add_parsers(reproduce: Any, commands: Any) -> None:
@@ -186,8 +186,10 @@ def _reproduce_battle_parser(commands: Any) -> None:
         "rate vs random), learning_curves.png, best_two.gif and report.md (win rates with "
         "Wilson intervals, the paper's ordering MF-Q > IL > MF-AC > AC against the measured "
         "one). --scale quick (16 v 16 on 24×24, 300 episodes) takes about 25 minutes on 2 "
-        "cores with K = 1; --scale paper (64 v 64 on 40×40, 2000 episodes) takes about 46 "
-        "CPU hours per seed on such cores (printed before it starts). For a smoke test: "
+        "cores with K = 1; --scale medium (the paper's 64 v 64 on 40×40 with 400 episodes, "
+        "20 rounds per pair) about 2.5 hours with K = 2 (estimated); --scale paper (64 v 64 "
+        "on 40×40, 2000 episodes) takes about 46 CPU hours per seed on such cores (printed "
+        "before it starts). For a smoke test: "
         "--episodes 2 --max-steps 10 --map-size 20 --rounds 2.",
         epilog=EXECUTOR_EPILOG,
     )
@@ -210,8 +212,9 @@ def _reproduce_battle_parser(commands: Any) -> None:
     p.add_argument(
         "--rounds",
         type=int,
-        default=50,
-        help="tournament rounds per pair of players [default: 50, the paper's]",
+        default=None,
+        help="tournament rounds per pair of players [default: 50, the paper's; 20 at --scale "
+        "medium]",
     )
     p.add_argument(
         "--episodes",
@@ -420,6 +423,7 @@ def _cmd_reproduce_battle(args: argparse.Namespace) -> int:
 
     from mfmarl.experiments.battle.reproduce import (
         BATTLE_OUTPUTS,
+        DEFAULT_ROUNDS,
         BattleExperiment,
         cost_text,
         plan_runs,
@@ -436,7 +440,7 @@ def _cmd_reproduce_battle(args: argparse.Namespace) -> int:
         scale=args.scale,
         seeds=args.seeds,
         algos=tuple(args.algos),
-        rounds=args.rounds,
+        rounds=args.rounds if args.rounds is not None else DEFAULT_ROUNDS[args.scale],
         resamples=args.resamples,
         overrides=overrides,
         seed=args.seed,

@@ -160,8 +160,9 @@ def _battle_parser(commands: Any) -> None:
         description="Train one learner on the MAgent2 Battle game by self-play (docs/method.md "
         "6.3): one learner plays both armies, the right one mirrored. Defaults come from the "
         "preset for (--algo, --scale); every other option overrides it. Presets: quick (16 v "
-        "16 on 24×24, 200 steps, 300 episodes: about 10 minutes) and paper (64 v 64 on 40×40, "
-        "400 steps, 2000 episodes: hours). " + OUTPUTS_NOTE,
+        "16 on 24×24, 200 steps, 300 episodes: about 10 minutes), medium (64 v 64 on 40×40, "
+        "400 steps, 400 episodes: 15-30 minutes) and paper (the same with 2000 episodes: "
+        "hours). " + OUTPUTS_NOTE,
     )
     add_common_run_options(p, BATTLE_SCALES, out_required=False)
     add_show_config_option(p)

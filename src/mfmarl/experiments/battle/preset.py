@@ -22,7 +22,12 @@ from mfmarl.training.loop import TrainConfig
 from mfmarl.training.spec import RunSpec
 
 BATTLE_FACTORY = "mfmarl.experiments.battle.env:make_battle_env"
-SCALES = ("quick", "paper")
+SCALES = ("quick", "medium", "paper")
+MEDIUM_EPISODES = 400
+"""The medium preset's budget: the paper's battle with 400 episodes instead of 2000. At 64 v 64
+MF-Q and MF-AC beat attack-nearest by episode 200 of a 240-episode run, and once the armies
+fight an episode costs a third of a full-length one, so four algorithms × two seeds train in
+about two hours on 2 cores (docs/battle.md, "64 v 64: learning curves")."""
 LEARNER, OPPONENT = "red", "blue"
 """The groups: the learner plays the left army, its opponent the right (mirrored) one."""
 
@@ -130,7 +135,8 @@ def battle_spec(
 def battle_preset(algo: str, scale: str) -> tuple[BattleConfig, AlgorithmConfig, BattleTrainConfig]:
     """Defaults of ``mfmarl train battle``.
 
-    ``paper``: 64 v 64 on 40 × 40, 400 steps, 2000 episodes (docs/method.md 6.3). ``quick``: 16
+    ``paper``: 64 v 64 on 40 × 40, 400 steps, 2000 episodes (docs/method.md 6.3). ``medium``:
+    the same battle and networks with :data:`MEDIUM_EPISODES` episodes. ``quick``: 16
     v 16 on 24 × 24, 200 steps, 300 episodes (about 10 minutes on 2 cores). Both: Adam lr 1e-4,
     γ 0.95, batch 64, one update per step, soft target τ 0.005, ε from 1 to 0.05 over the
     first half of the episodes (no fighting appears while ε is high), and a Boltzmann β that
@@ -151,8 +157,9 @@ def battle_preset(algo: str, scale: str) -> tuple[BattleConfig, AlgorithmConfig,
     (docs/battle.md).
     """
     require_choice("scale", scale, SCALES)
-    if scale == "paper":
-        battle, episodes, steps = BattleConfig(map_size=40, max_steps=400), 2000, 400
+    if scale in ("paper", "medium"):
+        episodes = 2000 if scale == "paper" else MEDIUM_EPISODES
+        battle, steps = BattleConfig(map_size=40, max_steps=400), 400
     else:
         battle, episodes, steps = BattleConfig(map_size=24, max_steps=200), 300, 200
     algo_config = AlgorithmConfig(

@@ -76,22 +76,29 @@ BEATS_RANDOM = 0.8
 """The issue's bar: every trained algorithm beats random in at least this share of rounds."""
 EPISODE_SECONDS = {
     "quick": {"mfq": 2.5, "iql": 2.5, "mfac": 4.0, "iac": 4.0},
+    "medium": {"mfq": 3.5, "iql": 3.5, "mfac": 4.6, "iac": 4.6},
     "paper": {"mfq": 15.5, "iql": 15.5, "mfac": 25.0, "iac": 25.0},
 }
-"""Measured (MF-Q) or extrapolated (×1.6 for the actor-critics) seconds per training episode
-on one core of the 2-core development machine, at each preset's map and episode length."""
-ROUND_SECONDS = {"quick": 0.3, "paper": 4.5}
+"""Seconds per training episode on one core of the 2-core development machine, at each
+preset's map and episode length: measured (MF-Q) or extrapolated (×1.6 for the actor-critics)
+for full-length episodes at quick and paper; at medium, measured over whole 64 v 64 runs
+(MF-Q and MF-AC, 240 episodes side by side, 813 s and 1108 s), where episodes end early once
+the armies fight."""
+ROUND_SECONDS = {"quick": 0.3, "medium": 4.5, "paper": 4.5}
 """Seconds per tournament round between trained players at each preset (measured at quick;
-extrapolated from acting alone at 90 env steps/s for paper)."""
+extrapolated from acting alone at 90 env steps/s for a full 64 v 64 round)."""
+DEFAULT_ROUNDS = {"quick": 50, "medium": 20, "paper": 50}
+"""Tournament rounds per pair by default: the paper's 50, and 20 at medium, whose tournament of
+ten 64 v 64 players would take about 1.5 h of the 2.5 h budget with 50."""
 
 
 @dataclass(frozen=True)
 class BattleExperiment:
     """Settings of a Battle reproduction."""
 
-    scale: Literal["quick", "paper"] = "quick"
-    """Preset: quick (16 v 16 on 24×24, 200 steps, 300 episodes) or paper (64 v 64 on 40×40,
-    400 steps, 2000 episodes)."""
+    scale: Literal["quick", "medium", "paper"] = "quick"
+    """Preset: quick (16 v 16 on 24×24, 200 steps, 300 episodes), medium (the paper's battle,
+    400 episodes) or paper (64 v 64 on 40×40, 400 steps, 2000 episodes)."""
     seeds: int = 1
     """Seeds per algorithm: 0 .. seeds−1."""
     algos: tuple[str, ...] = ALGORITHMS
@@ -143,7 +150,7 @@ def expected_seconds(experiment: BattleExperiment, workers: int) -> tuple[float,
         j.train_config.episodes
         * EPISODE_SECONDS[experiment.scale][j.algo]
         * j.battle.max_steps
-        / (400 if experiment.scale == "paper" else 200)
+        / (200 if experiment.scale == "quick" else 400)
         for j in jobs
     ]
     players = len(jobs) + len(BUILTINS)

@@ -55,7 +55,7 @@ class SweepExperiment:
     """Algorithms to train."""
     seeds: tuple[int, ...] = (0,)
     """Training seeds."""
-    scale: Literal["quick", "paper"] = "quick"
+    scale: Literal["quick", "medium", "paper"] = "quick"
     """Preset the settings start from."""
     grid: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
     """Setting name -> values (one value: a fixed override)."""
