@@ -46,6 +46,7 @@ from mfmarl.envs.magent2_engine import (
     _GroupBuffers,
     action_layout,
     mirror_actions,
+    mirrored_feature_columns,
 )
 from mfmarl.envs.minimap import group_densities, write_minimap
 
@@ -212,9 +213,7 @@ class MAgent2Env:
         mapping = self.mirror_maps[g]
         if mapping is None:
             return None
-        bits, d = self.id_bits(g), self.groups[g].n_actions
-        width = self.feature_dims[g]
-        return np.concatenate([np.arange(bits), bits + mapping, np.arange(bits + d, width)])
+        return mirrored_feature_columns(self.id_bits(g), mapping, self.feature_dims[g])
 
     def id_bits(self, g: int) -> int:
         """Group ``g``'s id-embedding length (10 in the combat games, 0 in gather)."""

@@ -82,6 +82,15 @@ def mirror_actions(layout: ActionLayout) -> np.ndarray:
     )
 
 
+def mirrored_feature_columns(id_bits: int, mapping: np.ndarray, width: int) -> np.ndarray:
+    """``(F,)``: the engine feature each column of a mirrored group's features reads: the id
+    bits and the tail as they are, the one-hot last action permuted by ``mapping``."""
+    n_actions = len(mapping)
+    return np.concatenate(
+        [np.arange(id_bits), id_bits + mapping, np.arange(id_bits + n_actions, width)]
+    )
+
+
 class RawObs(NamedTuple):
     """One group's arrays in the engine's frame, over its slots (dead slots zero, ids and
     positions −1)."""

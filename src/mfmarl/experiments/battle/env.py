@@ -287,7 +287,11 @@ class MirroredBattleParallelEnv(ParallelEnv):  # type: ignore[misc]
     def __init__(self, config: BattleConfig) -> None:
         import gymnasium
 
-        from mfmarl.envs.magent2_engine import action_layout, mirror_actions
+        from mfmarl.envs.magent2_engine import (
+            action_layout,
+            mirror_actions,
+            mirrored_feature_columns,
+        )
 
         require(
             not config.minimap,
@@ -300,10 +304,7 @@ class MirroredBattleParallelEnv(ParallelEnv):  # type: ignore[misc]
         features = int(engine.get_feature_space(handle)[0])
         self.mapping = mirror_actions(action_layout(engine, handle))
         self.id_bits = features - N_ACTIONS - 1
-        bits = self.id_bits
-        self.columns = np.concatenate(
-            [np.arange(bits), bits + self.mapping, np.arange(bits + N_ACTIONS, features)]
-        )
+        self.columns = mirrored_feature_columns(self.id_bits, self.mapping, features)
         self.possible_agents: list[str] = list(self.inner.possible_agents)
         self.agents: list[str] = []
         low, high = np.float32(-np.inf), np.float32(np.inf)
