@@ -194,11 +194,9 @@ def _battle_parser(commands: Any) -> None:
 
 
 def _cmd_battle(args: argparse.Namespace) -> int:
-    import torch  # (torch before magent2, which sets OMP_NUM_THREADS)
+    import torch  # noqa: F401 - before magent2, which sets OMP_NUM_THREADS
 
     from mfmarl.experiments.battle.preset import battle_spec, scaled_preset
-    from mfmarl.training.run import train_run
-    from mfmarl.training.rundir import RUN_OUTPUTS, prepare_run_dir
 
     algo_overrides = given(args, "algo")
     overrides = {**given(args, "battle"), **algo_overrides, **given(args, "train")}
@@ -223,8 +221,19 @@ def _cmd_battle(args: argparse.Namespace) -> int:
     from mfmarl.training.run import build_session
 
     session = build_session(spec)  # every check before anything is written
-    out = prepare_run_dir(args.out, args.force, RUN_OUTPUTS)
-    torch.set_num_threads(train_config.threads)
+    return _train_and_report(spec, session, args, train_config.threads)
+
+
+def _train_and_report(spec: Any, session: Any, args: argparse.Namespace, threads: int) -> int:
+    """Train the checked ``spec`` (its ``session`` built) into ``--out`` with evaluation
+    during training, on ``threads`` torch threads, and print the summary."""
+    import torch
+
+    from mfmarl.training.run import train_run
+    from mfmarl.training.rundir import RUN_OUTPUTS, prepare_run_dir
+
+    out = prepare_run_dir(args.out, args.force, RUN_OUTPUTS)  # (after every check)
+    torch.set_num_threads(threads)
     summary = train_run(
         spec,
         out,

@@ -14,7 +14,6 @@ from mfmarl.cli.options import (
     add_common_run_options,
     add_dataclass_options,
     add_progress_option,
-    command_line,
     given,
     preset_note,
     replace_fields,
@@ -23,10 +22,9 @@ from mfmarl.cli.train import (
     OUTPUTS_NOTE,
     _checkpoint_option,
     _eval_options,
-    _evaluator,
     _frozen_loader,
     _logger_option,
-    _report,
+    _train_and_report,
     _with_run_options,
 )
 from mfmarl.core.errors import ConfigError, require
@@ -194,11 +192,9 @@ def _cmd_pettingzoo(args: argparse.Namespace) -> int:
 def _train_generic(
     args: argparse.Namespace, source: Any, name: str, view_defaults: bool, trust: bool = False
 ) -> int:
-    import torch
+    import torch  # noqa: F401 - before magent2, which sets OMP_NUM_THREADS
 
     from mfmarl.training.roles import parse_role
-    from mfmarl.training.run import train_run
-    from mfmarl.training.rundir import RUN_OUTPUTS, prepare_run_dir
     from mfmarl.training.spec import RunSpec
 
     env = source.build(trust=trust)
@@ -230,16 +226,4 @@ def _train_generic(
     from mfmarl.training.run import build_session
 
     session = build_session(spec, trust_env=trust, load_frozen=_frozen_loader())
-    out = prepare_run_dir(args.out, args.force, RUN_OUTPUTS)  # (after every check above)
-    torch.set_num_threads(args.threads)
-    summary = train_run(
-        spec,
-        out,
-        args.progress,
-        command=command_line(args),
-        should_stop=args.stop,
-        evaluator=_evaluator(),
-        session=session,
-    )
-    _report(summary, out)
-    return 0
+    return _train_and_report(spec, session, args, args.threads)
