@@ -58,13 +58,15 @@ def check_evaluation(spec: RunSpec) -> None:
         return
     for name in spec.eval_opponents:
         load_player(name)
+    arena = Arena(spec.env.played_on(), trust=True)
     try:
-        arena = Arena(spec.env.played_on(), trust=True).resolved()
+        env = arena.build()  # once: for its sides and, with eval_gif, its render method
+        arena.resolved(env)
     except ConfigError as exc:
         raise ConfigError(f"evaluation during training needs two sides: {exc}") from exc
     if spec.eval_gif:
         require(
-            hasattr(arena.build(), "render"),
+            hasattr(env, "render"),
             "--eval-gif: this environment cannot be drawn (no render method)",
         )
 
