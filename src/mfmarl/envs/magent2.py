@@ -321,67 +321,70 @@ class MAgent2Env:
         if self._done:
             raise RuntimeError("the episode is over; call reset()")
         require(len(actions) == len(self.handles), f"need actions for {len(self.handles)} groups")
-        io = self._io
         for g, chosen in enumerate(actions):
-            n, slots = self.groups[g].n_slots, self._slots[g]
-            chosen = np.asarray(chosen, dtype=np.int64)
-            if chosen.shape != (n,):
-                raise ValueError(f"group {self.names[g]}: actions {chosen.shape}, need ({n},)")
-            act = chosen if len(slots) == n else chosen[slots]
-            # one reduction catches both ends: negatives wrap to huge unsigned values
-            if act.size and int(act.view(np.uint64).max()) >= self.groups[g].n_actions:
-                raise ValueError(
-                    f"group {self.names[g]}: actions must be in [0, {self.groups[g].n_actions})"
-                )
-            buf = self._buffers[g]
-            mapping = self.mirror_maps[g]
-            if mapping is None:
-                buf.actions[: len(act)] = act
-            else:
-                np.take(mapping, act, out=buf.actions[: len(act)])
-            io.set_action(self.handles[g], buf.actions_ptr)
+            self._send(g, chosen)
         engine_done = bool(self.engine.step())
         self.steps += 1
-        rewards = []
-        for g, slots in enumerate(self._slots):
-            n = self.groups[g].n_slots
-            buf = self._buffers[g]
-            io.reward(self.handles[g], buf.reward_ptr)
-            if len(slots) < n:
-                r = np.zeros(n, dtype=np.float32)
-                r[slots] = buf.reward[: len(slots)]
-            else:
-                r = buf.reward.copy()
-            rewards.append(r)
-        read = [self._read(g) for g in range(len(self.handles))]
-        died = []
-        for g, (_, engine_alive) in enumerate(read):
-            d = np.zeros(self.groups[g].n_slots, dtype=bool)
-            d[self._slots[g][~engine_alive]] = True
-            died.append(d)
-            self.deaths[g] += int(d.sum())
+        outcomes = [self._outcome(g) for g in range(len(self.handles))]
         self.engine.clear_dead()
-        self._slots = [s[a] if not a.all() else s for s, (_, a) in zip(self._slots, read)]
-        self._raw = [raw for raw, _ in read]
+        self._raw = [raw for raw, _, _ in outcomes]
         empty = min(len(s) for s in self._slots) == 0
-        limit = self.steps >= self.max_steps
         self._done = (
             engine_done
-            or limit
+            or self.steps >= self.max_steps
             or (self.end_when_empty and empty)
             or all(len(s) == 0 for s in self._slots)
         )
         ends_terminal = self._done and (engine_done or (self.end_when_empty and empty))
         steps = []
-        for g, raw in enumerate(self._raw):
-            survivors = raw.alive
-            terminated = died[g] | (survivors if ends_terminal else False)
-            truncated = survivors & (self._done and not ends_terminal)
+        for g, (raw, rewards, died) in enumerate(outcomes):
             next_obs = self._group_obs(g, raw)
-            if self._done:
-                next_obs = next_obs._replace(alive=np.zeros_like(raw.alive))
-            steps.append(GroupStep(next_obs, rewards[g], terminated, truncated))
+            if not self._done:
+                terminated, truncated = died, np.zeros_like(died)
+            else:
+                survivors = raw.alive
+                terminated = died | survivors if ends_terminal else died
+                truncated = np.zeros_like(died) if ends_terminal else survivors.copy()
+                next_obs = next_obs._replace(alive=np.zeros_like(survivors))
+            steps.append(GroupStep(next_obs, rewards, terminated, truncated))
         return EnvStep(tuple(steps), self._done, {})
+
+    def _send(self, g: int, chosen: np.ndarray) -> None:
+        """Check group ``g``'s ``(n_slots,)`` actions and hand its living agents' to the engine."""
+        n, slots = self.groups[g].n_slots, self._slots[g]
+        chosen = np.asarray(chosen, dtype=np.int64)
+        if chosen.shape != (n,):
+            raise ValueError(f"group {self.names[g]}: actions {chosen.shape}, need ({n},)")
+        act = chosen if len(slots) == n else chosen[slots]
+        # one reduction catches both ends: negatives wrap to huge unsigned values
+        if act.size and int(act.view(np.uint64).max()) >= self.groups[g].n_actions:
+            raise ValueError(
+                f"group {self.names[g]}: actions must be in [0, {self.groups[g].n_actions})"
+            )
+        buf, mapping = self._buffers[g], self.mirror_maps[g]
+        if mapping is None:
+            buf.actions[: len(act)] = act
+        else:
+            np.take(mapping, act, out=buf.actions[: len(act)])
+        self._io.set_action(self.handles[g], buf.actions_ptr)
+
+    def _outcome(self, g: int) -> tuple[RawObs, np.ndarray, np.ndarray]:
+        """After an engine step (before ``clear_dead``): group ``g``'s observations, its
+        rewards ``(n_slots,)`` and who died ``(n_slots,)`` bool; moves its slots and deaths on."""
+        n, slots, buf = self.groups[g].n_slots, self._slots[g], self._buffers[g]
+        self._io.reward(self.handles[g], buf.reward_ptr)
+        if len(slots) == n:
+            rewards = buf.reward.copy()
+        else:
+            rewards = np.zeros(n, dtype=np.float32)
+            rewards[slots] = buf.reward[: len(slots)]
+        raw, engine_alive = self._read(g)
+        died = np.zeros(n, dtype=bool)
+        if not engine_alive.all():
+            died[slots[~engine_alive]] = True
+            self.deaths[g] += len(slots) - int(np.count_nonzero(engine_alive))
+            self._slots[g] = slots[engine_alive]
+        return raw, rewards, died
 
     def episode_info(self) -> dict[str, float]:
         """Per group: agents that died and survived in the episode, and its kills (the
