@@ -2,12 +2,13 @@
 
     python benchmarks/summary.py
 
-Reads env.json, acting.json, learning.json and scale.json (written by the scripts of the same
-names) and writes exactly the issue's keys: the adapter against the raw engine and against
-PettingZoo at 64 v 64 (and the Battle experiment's mirrored env against the raw engine), the acting overhead, learning against a bare torch loop (the lower of
-MF-Q and MF-AC), the growth exponents (mean action: the larger of team and radius) and the
-compact replay's peak bytes per stored agent-transition; then evaluation's step against
-training's acting step, and the MF-Q paper episode against the same-run plain loop.
+Reads env.json, acting.json, learning.json and scale.json (written by the scripts of the
+same names) and writes exactly the issue's keys: the adapter against the raw engine and
+against PettingZoo at 64 v 64 (and the Battle experiment's mirrored env against the raw
+engine), the acting overhead, learning against a bare torch loop (the lower of MF-Q and
+MF-AC), the growth exponents (mean action: the larger of team and radius) and the compact
+replay's peak bytes per stored agent-transition; then evaluation's step against training's
+acting step, and the MF-Q paper episode against the same-run plain loop.
 """
 
 from __future__ import annotations

@@ -27,6 +27,8 @@ def test_reproduce_battle_tiny(tmp_path: Path, capsys: pytest.CaptureFixture[str
         "ratings",
         "cross_play",
         "vs_random",
+        "vs_attack_nearest",
+        "paper_claims",
         "seconds",
     ]
     algos = ["mfq", "mfac", "iql", "iac"]
@@ -45,6 +47,22 @@ def test_reproduce_battle_tiny(tmp_path: Path, capsys: pytest.CaptureFixture[str
         for j, b in enumerate(algos):
             if a != b:
                 assert results["cross_play"][a][b] == tournament["win_rate"][i][j]
+        assert results["vs_attack_nearest"][a] == tournament["win_rate"][i][5]
+    # the paper's six pairwise claims, each from the two players' ratings and rounds
+    claims = {c["claim"]: c for c in results["paper_claims"]}
+    assert list(claims) == [
+        "mfq > iql", "mfq > mfac", "mfq > iac", "iql > mfac", "iql > iac", "mfac > iac",
+    ]  # fmt: skip
+    for claim in claims.values():
+        i, j = algos.index(claim["better"]), algos.index(claim["worse"])
+        ri = tournament["ratings"][names[i]]["rating"]
+        rj = tournament["ratings"][names[j]]["rating"]
+        assert claim["rating_difference"] == pytest.approx(ri - rj)
+        low, high = claim["ci95"]
+        assert claim["resolved"] == (low > 0 or high < 0)
+        h2h = claim["head_to_head"]
+        assert h2h["rounds"] == 2 and h2h["wins"] + h2h["losses"] <= 2
+        assert h2h["wins"] == round(tournament["win_rate"][i][j] * 2)
     for a in algos:
         assert (out / "runs" / f"{a}_s0" / "checkpoint" / "red" / "model.safetensors").is_file()
     for name in ("learning_curves.png", "best_two.gif", "tournament/cross_play.png"):

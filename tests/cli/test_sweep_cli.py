@@ -108,8 +108,8 @@ def test_parse_rejects_a_key_given_twice() -> None:
 
 
 def test_the_medium_scale_is_the_paper_battle_with_a_shorter_budget() -> None:
-    from mfmarl.experiments.battle.reproduce import DEFAULT_ROUNDS, BattleExperiment
-    from mfmarl.experiments.battle.reproduce import expected_seconds as cost
+    from mfmarl.experiments.battle.plan import DEFAULT_ROUNDS, BattleExperiment
+    from mfmarl.experiments.battle.plan import expected_seconds as cost
 
     battle, algo, train = scaled_preset("mfac", "medium")
     paper_battle, paper_algo, _ = scaled_preset("mfac", "paper")

@@ -238,7 +238,8 @@ def add_common_run_options(
         "--scale",
         choices=list(scales),
         default=default_scale,
-        help="preset budget: quick (short) or paper (the longer budget) "
+        help=f"preset budget, one of {', '.join(scales)}: quick is the short one, paper the "
+        "paper's (the command's description gives each one's size and expected time) "
         f"[default: {default_scale}]",
     )
 

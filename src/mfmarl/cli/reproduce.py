@@ -421,12 +421,14 @@ def _fixed_settings(items: Sequence[str]) -> dict[str, Any]:
 def _cmd_reproduce_battle(args: argparse.Namespace) -> int:
     import torch  # noqa: F401 - before magent2, which sets OMP_NUM_THREADS on import
 
-    from mfmarl.experiments.battle.reproduce import (
-        BATTLE_OUTPUTS,
+    from mfmarl.experiments.battle.plan import (
         DEFAULT_ROUNDS,
         BattleExperiment,
         cost_text,
         plan_runs,
+    )
+    from mfmarl.experiments.battle.reproduce import (
+        BATTLE_OUTPUTS,
         reproduce_battle,
         summary_text,
     )

@@ -95,11 +95,21 @@ class RunSummary:
     def seconds_per_episode(self) -> float:
         return self.seconds / max(self.episodes_this_session, 1)
 
+    @property
+    def env_steps_per_second(self) -> float:
+        """Environment steps per second of training (nan for a resumed run: its seconds
+        cover the last session only)."""
+        if self.resumed_from is not None or self.seconds <= 0:
+            return math.nan
+        return self.env_steps / self.seconds
+
     def to_dict(self) -> dict[str, Any]:
-        """The summary's fields, plus ``algo`` and ``seconds_per_episode``."""
+        """The summary's fields, plus ``algo``, ``seconds_per_episode`` and
+        ``env_steps_per_second``."""
         data = dataclasses.asdict(self)
         data["algo"] = self.algo
         data["seconds_per_episode"] = self.seconds_per_episode
+        data["env_steps_per_second"] = self.env_steps_per_second
         return data
 
 
