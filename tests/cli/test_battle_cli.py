@@ -37,6 +37,13 @@ def test_battle_writes_results(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert lo <= results["win_rate"][0] <= hi
     assert all(len(results[k]) == 2 for k in ("kills", "survivors", "mean_reward"))
     assert "results.json" in capsys.readouterr().out
+    config = json.loads((out / "config.json").read_text())
+    assert config["experiment"] == "battle" and config["players"] == ["attack-nearest", "random"]
+    assert config["rounds"] == 3 and config["seed"] == 5
+    assert config["arena"]["env"]["kwargs"]["map_size"] == 20
+    assert config["command"][1:] == ["battle", *args[1:], "--seed", "5", "--out", str(out)] + [
+        "--no-progress"
+    ]
     # an existing output needs --force
     assert main([*args, "--out", str(out), "--no-progress"]) == 2
     assert main([*args, "--out", str(out), "--no-progress", "--force"]) == 0

@@ -56,6 +56,9 @@ def test_roles_and_multi_type_mean_field(tmp_path: Path) -> None:
     )
     record = json.loads((scores / "results.json").read_text())
     assert [g["group"] for g in record["groups"]] == ["tiger"]
+    config = json.loads((scores / "config.json").read_text())
+    assert config["experiment"] == "evaluate" and config["run"] == str(out)
+    assert config["groups"] == ["tiger"] and config["episodes"] == 2
 
 
 def test_train_pettingzoo_with_the_example_and_resume(

@@ -91,7 +91,7 @@ def _evaluate_parser(commands: Any) -> None:
         "episodes with every group played by the run's trained policies, and K episodes with "
         "the same seeds in which that group alone plays uniform random actions. Prints and "
         "writes (results.json) each group's mean episode return per agent both ways and the "
-        "paired difference with its 95% Student-t interval.",
+        "paired difference with its 95% Student-t interval; config.json records the command.",
     )
     p.add_argument("run", metavar="RUN", help="a training run's --out directory")
     p.add_argument("--episodes", type=int, default=30, help="paired episodes [default: 30]")
@@ -134,6 +134,13 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     for g, group in enumerate(env.groups):  # every group playable before anything is written
         others.get(group.name, player).actor(env, g, 0)
     out = prepare_run_dir(args.out, args.force, EXPERIMENT_OUTPUTS)
+    _write_play_config(
+        out,
+        args,
+        "evaluate",
+        {"run": str(args.run), "env": arena.env.to_dict(), "groups": groups},
+        episodes=args.episodes,
+    )
     with tqdm(total=args.episodes, desc="episodes", disable=not args.progress) as bar:
         results = compare_with_random(
             env,
@@ -165,6 +172,26 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if record["interrupted"]:
         raise KeyboardInterrupt
     return 0
+
+
+def _write_play_config(
+    out: Path, args: argparse.Namespace, command: str, settings: dict[str, Any], **more: Any
+) -> None:
+    """``OUT/config.json`` of a play command (``battle``, ``evaluate``): what it plays, its
+    seed, mfmarl's version and the command line."""
+    from mfmarl import __version__
+    from mfmarl.training.rundir import write_json_atomic
+
+    record = {
+        "experiment": command,
+        **settings,
+        **more,
+        "seed": args.seed,
+        "threads": args.threads,
+        "mfmarl_version": __version__,
+        "command": command_line(args),
+    }
+    write_json_atomic(out / "config.json", record)
 
 
 def _add_arena_options(p: argparse.ArgumentParser) -> None:
@@ -271,7 +298,8 @@ def _battle_parser(commands: Any) -> None:
         description="Play R rounds between PLAYER_A and PLAYER_B, sides swapped in every "
         "second round, in the environment the trained players were trained on (Battle when "
         "both are built-ins); a round is won by the side with more kills (a tie is neither). "
-        "Writes results.json (wins, ties, win rates with 95% Wilson intervals, mean kills, "
+        "Writes config.json (players, arena, rounds, seed, command) and results.json (wins, "
+        "ties, win rates with 95% Wilson intervals, mean kills, "
         "survivors and reward) into --out.",
     )
     p.add_argument("player_a", metavar="PLAYER_A", help=PLAYER_HELP)
@@ -295,6 +323,12 @@ def _cmd_battle(args: argparse.Namespace) -> int:
     env = arena.build()  # a bad environment or player fails here, before --force removes
     check_fit(env, arena, players)
     out = prepare_run_dir(args.out, args.force, EXPERIMENT_OUTPUTS)
+    _write_play_config(
+        out,
+        args,
+        "battle",
+        {"players": list(names), "arena": arena.to_dict(), "rounds": args.rounds},
+    )
     score = [0, 0]
     with tqdm(
         total=args.rounds,
