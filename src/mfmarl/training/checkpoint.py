@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-import math
 import os
 import shutil
 import typing
@@ -28,23 +27,28 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_save
 
 from mfmarl import __version__
-from mfmarl.algorithms import AlgorithmConfig, Learner, check_learner_sizes, make_learner
-from mfmarl.core.errors import MAX_FEATURES, MAX_STEPS, ConfigError, require, require_int_in
+from mfmarl.algorithms import AlgorithmConfig, Learner, make_learner
+from mfmarl.core.errors import MAX_STEPS, ConfigError
+from mfmarl.training.checkpoint_format import (
+    FORMAT_VERSION,
+    LEARNER_PREFIX,
+    META_FILE,
+    MODEL_FILE,
+    OPTIMIZER_PREFIX,
+    RUN_FILE,
+    check_shapes,
+    first_line,
+    optimizer_key,
+    param_groups_valid,
+    read_metadata,
+    read_tensors,
+)
 from mfmarl.training.rundir import write_bytes_atomic, write_json_atomic
 
 log = logging.getLogger(__name__)
-
-MODEL_FILE = "model.safetensors"
-META_FILE = "checkpoint.json"
-RUN_FILE = "run.json"
-FORMAT_VERSION = 1
-OPTIMIZER_PREFIX = "optimizer/"
-LEARNER_PREFIX = "learner/"
-REQUIRED_KEYS = ("format_version", "algorithm", "config", "tensors", "model_sha256")
 
 
 @dataclass(frozen=True)
@@ -246,148 +250,22 @@ def resolve_checkpoint_dir(path: str | Path, marker: str = META_FILE) -> Path:
     return where
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
-def _read_metadata(where: Path) -> dict[str, Any]:
-    import json
-
-    try:
-        meta = json.loads((where / META_FILE).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise ConfigError(f"checkpoint {where}: {META_FILE} is not valid JSON") from exc
-    if not isinstance(meta, dict):
-        raise ConfigError(f"checkpoint {where}: {META_FILE} is not a JSON object")
-    for key in REQUIRED_KEYS:
-        if key not in meta:
-            raise ConfigError(f"checkpoint {where}: {META_FILE} lacks {key!r}")
-    try:
-        _check_metadata(meta)
-    except ConfigError as exc:
-        raise ConfigError(f"checkpoint {where}: bad {META_FILE} ({exc})") from exc
-    return meta
-
-
-def _check_metadata(meta: dict[str, Any]) -> None:
-    """The schema of ``checkpoint.json``: field types, and sizes bounded before anything
-    is allocated from them."""
-    require(meta["format_version"] == FORMAT_VERSION, f"format_version must be {FORMAT_VERSION}")
-    require(isinstance(meta["algorithm"], str), "algorithm must be a string")
-    require(isinstance(meta["config"], dict), "config must be an object")
-    require(isinstance(meta["model_sha256"], str), "model_sha256 must be a string")
-    shapes = meta["tensors"]
-    require(isinstance(shapes, dict), "tensors must be an object of shapes")
-    for name, shape in shapes.items():
-        require(isinstance(shape, list) and len(shape) <= 8, f"tensor {name}: bad shape")
-        for side in shape:
-            require_int_in(f"tensor {name} side", side, 0, MAX_FEATURES)
-    for key in ("learner_state", "optimizer_param_groups"):
-        require(isinstance(meta.get(key, {}), dict), f"{key} must be an object")
-    view = meta.get("view_shape")
-    require(view is None or isinstance(view, list), "view_shape must be a list or null")
-    sizes = {k: meta[k] for k in ("obs_dim", "n_actions", "n_agents") if k in meta}
-    if len(sizes) == 3:
-        check_learner_sizes(
-            sizes["obs_dim"],
-            sizes["n_actions"],
-            sizes["n_agents"],
-            tuple(view) if view is not None else None,  # type: ignore[arg-type]
-            meta.get("mean_action_dim") or None,
-        )
-
-
-def _read_tensors(where: Path, meta: dict[str, Any]) -> dict[str, torch.Tensor]:
-    blob = (where / MODEL_FILE).read_bytes()
-    if hashlib.sha256(blob).hexdigest() != meta["model_sha256"]:
-        raise ConfigError(
-            f"checkpoint {where}: {MODEL_FILE} is corrupt or does not belong to {META_FILE} "
-            "(SHA-256 mismatch)"
-        )
-    try:
-        tensors = safetensors_load(blob)
-    except Exception as exc:  # safetensors raises its own error types on bad input
-        message = f"checkpoint {where}: {MODEL_FILE} is corrupt ({_first_line(exc)})"
-        raise ConfigError(message) from exc
-    shapes = meta["tensors"]
-    for name, tensor in tensors.items():
-        if list(tensor.shape) != shapes.get(name):
-            raise ConfigError(f"checkpoint {where}: tensor {name} does not match {META_FILE}")
-        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-            raise ConfigError(f"checkpoint {where}: tensor {name} holds NaN or infinite values")
-        if name.startswith(OPTIMIZER_PREFIX) and _optimizer_key(name) is None:
-            raise ConfigError(f"checkpoint {where}: bad optimizer tensor name {name!r}")
-    return tensors
-
-
-def _optimizer_key(name: str) -> tuple[str, int, str] | None:
-    """``optimizer/<optimizer>/<param index>/<field>`` split into its parts (None when the
-    name has another form)."""
-    parts = name[len(OPTIMIZER_PREFIX) :].split("/")
-    if len(parts) != 3 or not parts[1].isdigit() or not parts[2]:
-        return None
-    return parts[0], int(parts[1]), parts[2]
-
-
-def _check_shapes(where: Path, expected: dict[str, torch.Tensor], found: dict[str, Any]) -> None:
-    """Every learner tensor must be in the file with the same shape."""
-    for name, tensor in expected.items():
-        if name not in found:
-            raise ConfigError(f"checkpoint {where}: tensor {name} is missing")
-        have, want = tuple(found[name].shape), tuple(tensor.shape)
-        if have != want:
-            raise ConfigError(
-                f"checkpoint {where}: tensor {name} has shape {have}, the learner expects {want}"
-            )
-    extra = sorted(set(found) - set(expected))
-    if extra:
-        raise ConfigError(f"checkpoint {where}: unexpected tensor {extra[0]}")
-
-
 def _restore_optimizers(learner: Learner, ckpt: Checkpoint) -> None:
     groups = ckpt.metadata.get("optimizer_param_groups") or {}
     for name, optimizer in learner.optimizers().items():
         state: dict[int, dict[str, torch.Tensor]] = {}
         for key, tensor in ckpt.tensors.items():
-            parts = _optimizer_key(key) if key.startswith(OPTIMIZER_PREFIX) else None
+            parts = optimizer_key(key) if key.startswith(OPTIMIZER_PREFIX) else None
             if parts is not None and parts[0] == name:
                 state.setdefault(parts[1], {})[parts[2]] = tensor
         if name not in groups:
             continue
-        if not _param_groups_valid(groups[name]):
+        if not param_groups_valid(groups[name]):
             raise ConfigError(f"checkpoint {ckpt.path}: bad optimizer settings for {name}")
         try:
             optimizer.load_state_dict({"state": state, "param_groups": groups[name]})
         except (ValueError, KeyError, TypeError, RuntimeError) as exc:
-            log.warning("optimizer %s state not restored: %s", name, _first_line(exc))
-
-
-NUMERIC_OPTIMIZER_FIELDS = ("lr", "betas", "eps", "weight_decay", "momentum", "dampening")
-
-
-def _param_groups_valid(groups: Any) -> bool:
-    """Optimizer param groups as JSON: a list of objects whose ``params`` are indices and
-    whose numeric settings are finite numbers."""
-    if not isinstance(groups, list):
-        return False
-    for group in groups:
-        if not isinstance(group, dict):
-            return False
-        params = group.get("params")
-        if not isinstance(params, list) or not all(type(i) is int for i in params):
-            return False
-        for key in NUMERIC_OPTIMIZER_FIELDS:
-            if key in group and not _finite_numbers(group[key]):
-                return False
-    return True
-
-
-def _finite_numbers(value: Any) -> bool:
-    values = value if isinstance(value, list) else [value]
-    return all(
-        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in values
-    )
+            log.warning("optimizer %s state not restored: %s", name, first_line(exc))
 
 
 def _restore_learner_state(learner: Learner, ckpt: Checkpoint) -> None:
@@ -432,10 +310,10 @@ def load_checkpoint(
     for name in (MODEL_FILE, META_FILE):
         if not (where / name).is_file():
             raise ConfigError(f"checkpoint {where}: missing {name}")
-    meta = _read_metadata(where)
+    meta = read_metadata(where)
     if expected_algo is not None and meta["algorithm"] != expected_algo:
         raise ConfigError(f"checkpoint {where} is {meta['algorithm']}, expected {expected_algo}")
-    ckpt = Checkpoint(where, meta, _read_tensors(where, meta))
+    ckpt = Checkpoint(where, meta, read_tensors(where, meta))
     if learner is not None:
         load_into(learner, ckpt)
     return ckpt
@@ -449,7 +327,7 @@ def load_into(learner: Learner, ckpt: Checkpoint) -> None:
         )
     expected = learner.state_dict()
     modules = ckpt.module_tensors()
-    _check_shapes(ckpt.path, expected, modules)
+    check_shapes(ckpt.path, expected, modules)
     learner.load_state_dict({k: v.to(expected[k].device) for k, v in modules.items()})
     _restore_optimizers(learner, ckpt)
     _restore_learner_state(learner, ckpt)
@@ -471,7 +349,7 @@ def learner_from_record(
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from exc
     except (KeyError, TypeError, ValueError, IndexError) as exc:
-        raise ConfigError(f"{where}: {bad} ({_first_line(exc)})") from exc
+        raise ConfigError(f"{where}: {bad} ({first_line(exc)})") from exc
     return make_learner(
         config,
         sizes["obs_dim"],
