@@ -88,6 +88,14 @@ def test_reproduce_battle_two_seeds_averages_over_seeds(tmp_path: Path) -> None:
     assert results["vs_random"]["mfq"] == pytest.approx((rate[0][2] + rate[1][2]) / 2)
     r0, r1 = (tournament["ratings"][n]["rating"] for n in ("mfq_s0", "mfq_s1"))
     assert results["ratings"]["mfq"]["rating"] == pytest.approx((r0 + r1) / 2)
+    # resuming the finished reproduction rewrites the same results; its wall time counts both
+    # sessions
+    (out / "results.json").write_text(json.dumps({**results, "seconds": 1000.0}))
+    assert main([*args, "--resamples", "50", "--out", str(out), "--no-progress", "--resume"]) == 0
+    again = json.loads((out / "results.json").read_text())
+    assert again.pop("resumed") is True and 1000.0 < again.pop("seconds") < 1000.0 + 60
+    assert again == {k: v for k, v in results.items() if k != "seconds"}
+    assert "over its sessions (resumed" in (out / "report.md").read_text()
 
 
 @pytest.mark.parametrize(

@@ -254,7 +254,13 @@ def battle_report(
         f"episode, {episodes} self-play episodes per run; {experiment.seeds} seed(s) per "
         f"algorithm; tournament of every trained player plus `random` and `attack-nearest`, "
         f"{experiment.rounds} rounds per pair. Ran on {executor} in "
-        f"{results['seconds'] / 60:.1f} min. mfmarl {__version__}.",
+        f"{results['seconds'] / 60:.1f} min"
+        + (
+            " over its sessions (resumed; a session killed before the end counts 0)"
+            if results.get("resumed")
+            else ""
+        )
+        + f". mfmarl {__version__}.",
         "",
     ]
     if experiment.overrides:

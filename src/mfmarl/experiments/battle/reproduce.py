@@ -26,6 +26,7 @@ cross-play; a same-algorithm entry needs two seeds and is ``null`` with one).
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -60,7 +61,7 @@ from mfmarl.experiments.battle.runs import (
     train_battle_run,
 )
 from mfmarl.parallel.executor import Executor, OnDone, StopCheck, Task, TaskResult
-from mfmarl.training.rundir import write_config, write_json_atomic, write_text_atomic
+from mfmarl.training.rundir import read_json, write_config, write_json_atomic, write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,7 @@ def reproduce_battle(
     """
     started = time.perf_counter()
     out = Path(out_dir)
+    earlier = _earlier_seconds(out) if resume else 0.0
     jobs = plan_runs(experiment, out)
     battle = experiment.battle()
     write_config(
@@ -162,7 +164,7 @@ def reproduce_battle(
         except Exception as exc:  # a missing GIF writer must not lose the results
             log.warning("no GIF: %s", exc)
             failures.append(TaskResult("best_two.gif", error=f"{type(exc).__name__}: {exc}"))
-    seconds = time.perf_counter() - started
+    seconds = earlier + time.perf_counter() - started
     if view is not None:
         results = results_dict(experiment, view, seconds)
     else:
@@ -177,6 +179,8 @@ def reproduce_battle(
             "paper_claims": [],
             "seconds": seconds,
         }
+    if resume:
+        results["resumed"] = True
     write_json_atomic(out / "results.json", results)
     write_failures(out, failures)
     write_learning_curves(jobs, battle, out)
@@ -196,6 +200,17 @@ def reproduce_battle(
     write_text_atomic(out / "report.md", report)
     pairs = len(specs) * (len(specs) - 1) // 2 if done_jobs else 0
     return BattleOutcome(results, failures, len(tasks) + pairs, outcome)
+
+
+def _earlier_seconds(out: Path) -> float:
+    """Wall seconds an earlier session of the reproduction in ``out`` recorded in its
+    results.json (0 when there is none: a session killed before the end records nothing)."""
+    try:
+        seconds = read_json(out / "results.json").get("seconds")
+    except (OSError, ValueError, AttributeError):
+        return 0.0
+    valid = isinstance(seconds, int | float) and math.isfinite(seconds) and seconds >= 0
+    return float(seconds) if valid else 0.0
 
 
 def summary_text(results: Mapping[str, Any]) -> str:
