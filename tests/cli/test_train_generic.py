@@ -102,3 +102,18 @@ def test_bad_input_is_one_line(tmp_path: Path, capsys, extra, message) -> None: 
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
     assert not out.exists()
+
+
+def test_show_config_prints_the_generic_defaults_and_trains_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["train", "magent2", "--env", "tiger_deer", "--env-kwargs", '{"max_cycles": 30}']
+    assert main([*args, "--episodes", "10", "--role", "deer=random", "--show-config"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["roles"] == {"deer": "random", "tiger": "mfq"}
+    assert list(shown["algorithms"]) == ["tiger"] and shown["episode_length_hint"] == 30
+    # ε and β over the first half of 10 episodes of 30 steps
+    assert shown["algorithms"]["tiger"]["epsilon_steps"] == 150
+    assert shown["train"]["episodes"] == 10
+    assert main([*args, "--no-progress"]) == 2  # training needs --out
+    assert "--out DIR is required" in capsys.readouterr().err

@@ -53,3 +53,20 @@ def test_view_is_read_channels_last() -> None:
     base = q(obs)
     assert not torch.allclose(q(view_cell), base)
     assert not torch.allclose(q(feature), base)
+
+
+def test_a_camera_image_is_pooled_to_the_largest_side_before_the_convolutions() -> None:
+    """pistonball's 457 × 120 × 3 image: pooled to 32 × 32, then 30 → 28 after the two
+    convolutions, so the view's dense layer has 32·28·28·256 weights (not 32·453·116·256)."""
+    from mfmarl.networks.view import ViewEncoder
+
+    encoder = ViewEncoder((457, 120, 3), feature_dim=0)
+    conv = (3 * 32 * 9 + 32) + (32 * 32 * 9 + 32)
+    assert _count(encoder) == conv + 32 * 28 * 28 * 256 + 256
+    # the pooled image is the mean of its cells: a uniform image pools to itself
+    image = torch.full((1, 1, 457 * 120 * 3), 0.5)
+    pooled = encoder.convs[0](image.reshape(1, 457, 120, 3).permute(0, 3, 1, 2))
+    assert pooled.shape == (1, 3, 32, 32) and torch.allclose(pooled, torch.tensor(0.5))
+    assert encoder(image).shape == (1, 1, 256)
+    # MAgent2's views are read as they are
+    assert not isinstance(ViewEncoder(VIEW, FEATURES).convs[0], torch.nn.AdaptiveAvgPool2d)

@@ -180,7 +180,9 @@ class AgentReplay:
         require(capacity > 0, f"buffer capacity={capacity} must be > 0")
         obs_size = int(np.prod(obs_shape, dtype=np.float64))
         per_row = 2 * obs_size * np.dtype(obs_dtype).itemsize + 8 * n_actions + 20
-        require_fits_in_memory("replay buffer", float(capacity) * n_agents * per_row)
+        require_fits_in_memory(
+            "the replay buffer (--buffer-size)", float(capacity) * n_agents * per_row
+        )
         self.capacity = capacity
         self.n_agents = n_agents
         self.size = 0

@@ -201,7 +201,7 @@ def _add_arena_options(p: argparse.ArgumentParser) -> None:
         metavar="MODULE:FACTORY",
         help="play in this environment (its factory; with --env-kwargs) instead of the one "
         "the trained players were trained on; also confirms a run's own factory when it is "
-        "not part of mfmarl, magent2 or pettingzoo",
+        "not part of mfmarl, magent2, pettingzoo or mpe2",
     )
     p.add_argument(
         "--env-kwargs",
@@ -273,7 +273,7 @@ def _arena(args: argparse.Namespace, players: list[Any], sides: bool = True) -> 
     if not arena.trust and not arena.env.trusted():
         raise ConfigError(
             f"the players were trained on {arena.env.factory}, which is not part of mfmarl, "
-            "magent2 or pettingzoo: name it with --env to run it"
+            "magent2, pettingzoo or mpe2: name it with --env to run it"
         )
     return arena.resolved() if sides else arena
 

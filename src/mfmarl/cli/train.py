@@ -59,7 +59,7 @@ def add_resume_parser(commands: Any) -> None:
         default=None,
         metavar="MODULE:FACTORY",
         help="confirm the run's own environment factory when it is not part of mfmarl, "
-        "magent2 or pettingzoo (code from a run directory is not imported otherwise)",
+        "magent2, pettingzoo or mpe2 (code from a run directory is not imported otherwise)",
     )
     add_progress_option(p)
     p.set_defaults(handler=_cmd_resume)

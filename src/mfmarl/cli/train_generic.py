@@ -63,7 +63,14 @@ def _threads_option(p: argparse.ArgumentParser) -> None:
 
 
 def _add_generic_options(p: argparse.ArgumentParser) -> None:
-    add_common_run_options(p, None)
+    add_common_run_options(p, None, out_required=False)
+    p.add_argument(
+        "--show-config",
+        action="store_true",
+        help="print the resolved configuration (each group's role and algorithm settings, "
+        "the training settings: the generic defaults with your overrides) as JSON and exit "
+        "without training",
+    )
     p.add_argument(
         "--env-kwargs",
         default="{}",
@@ -135,7 +142,7 @@ def _pettingzoo_parser(commands: Any) -> None:
         required=True,
         metavar="MODULE:FACTORY",
         help="the factory of the environment, e.g. mypkg.envs:make_env or "
-        "pettingzoo.mpe.simple_spread_v3:parallel_env",
+        "mpe2.simple_spread_v3:parallel_env",
     )
     p.add_argument(
         "--group",
@@ -189,6 +196,23 @@ def _cmd_pettingzoo(args: argparse.Namespace) -> int:
     return _train_generic(args, source, args.env, view_defaults=False, trust=True)
 
 
+def _show_generic_config(
+    roles: dict[str, str], algorithms: dict[str, Any], train: Any, steps: int
+) -> int:
+    """Print what a generic run would train with (``--show-config``)."""
+    import dataclasses
+    import json
+
+    record = {
+        "roles": roles,
+        "algorithms": {g: dataclasses.asdict(c) for g, c in algorithms.items()},
+        "train": dataclasses.asdict(train),
+        "episode_length_hint": steps,
+    }
+    print(json.dumps(record, indent=2))
+    return 0
+
+
 def _train_generic(
     args: argparse.Namespace, source: Any, name: str, view_defaults: bool, trust: bool = False
 ) -> int:
@@ -222,6 +246,9 @@ def _train_generic(
         name=name,
     )
     spec = _with_run_options(spec, args)
+    if args.show_config:
+        return _show_generic_config(roles, algorithms, train, steps)
+    require(args.out is not None, "--out DIR is required")
     require(1 <= args.threads <= 1024, f"--threads={args.threads} must be in [1, 1024]")
     from mfmarl.training.run import build_session
 

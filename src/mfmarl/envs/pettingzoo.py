@@ -10,7 +10,9 @@ action space.
 Observations are flattened to float32 rows. A 3-D ``Box`` observation ``(H, W, C)`` is taken as
 a channels-last grid view (``GroupSpec.view_shape``), which the networks read with
 convolutions; a ``Dict`` of a 3-D ``view`` and a 1-D ``features`` Box as the view followed by
-the features (the layout of the MAgent2 fast path); anything else is a flat vector. An
+the features (the layout of the MAgent2 fast path); anything else is a flat vector. Image
+observations (a ``uint8`` Box from 0 to 255) are scaled to [0, 1], as Stable-Baselines3 does
+for image spaces. An
 environment with an ``episode_info()`` method (scalars about the finished episode) has them
 logged as ``env/...``.
 """
@@ -78,9 +80,12 @@ class ParallelEnvAdapter:
             for g, members in enumerate(self.members)
             for i, agent in enumerate(members)
         }
+        self._scales: dict[str, float] = {}
+        """Per group name: the factor its Box observations are multiplied by (image: 1/255)."""
         self.groups = tuple(
             self._spec(name, members) for name, members in zip(self.names, self.members)
         )
+        self._scale_of = [self._scales.get(name, 1.0) for name in self.names]
         self._alive = [np.zeros(len(m), dtype=bool) for m in self.members]
         self._obs = [
             np.zeros((len(m), s.obs_dim), dtype=np.float32)
@@ -111,6 +116,7 @@ class ParallelEnvAdapter:
         )
         shape = tuple(int(v) for v in first_obs.shape)
         view = shape if len(shape) == 3 else None
+        self._scales[name] = _pixel_scale(first_obs)
         return GroupSpec(
             name,
             len(members),
@@ -165,6 +171,9 @@ class ParallelEnvAdapter:
             row[view.size :] = np.asarray(value["features"], dtype=np.float32).reshape(-1)
         else:
             row[:] = np.asarray(value, dtype=np.float32).reshape(-1)
+            scale = self._scale_of[g]
+            if scale != 1.0:
+                row *= scale
 
     def _slot(self, agent: str) -> tuple[int, int]:
         slot = self.slot_of.get(agent)
@@ -218,3 +227,10 @@ class ParallelEnvAdapter:
         """The environment's own ``episode_info()`` when it has one, else nothing."""
         own = getattr(self.env, "episode_info", None)
         return {str(k): float(v) for k, v in own().items()} if callable(own) else {}
+
+
+def _pixel_scale(space: Any) -> float:
+    """1/255 for an image observation (a ``uint8`` Box whose values span 0 to 255), else 1."""
+    low, high = np.asarray(space.low), np.asarray(space.high)
+    image = space.dtype == np.uint8 and bool((low == 0).all()) and bool((high == 255).all())
+    return 1.0 / 255.0 if image else 1.0

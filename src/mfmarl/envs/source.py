@@ -24,7 +24,7 @@ from typing import Any
 from mfmarl.core.errors import ConfigError, require
 from mfmarl.envs.base import MultiGroupEnv
 
-TRUSTED_PACKAGES = ("mfmarl", "magent2", "pettingzoo")
+TRUSTED_PACKAGES = ("mfmarl", "magent2", "pettingzoo", "mpe2")
 PLAYED_ON = {
     "mfmarl.experiments.battle.env:make_mirrored_battle_parallel_env": (
         "mfmarl.experiments.battle.env:make_battle_env"

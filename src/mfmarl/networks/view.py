@@ -19,6 +19,11 @@ from mfmarl.core.errors import require_choice
 from mfmarl.networks.precision import PRECISIONS, resolve_precision
 
 """Arithmetic of the view encoder (see :class:`ViewEncoder`)."""
+MAX_VIEW_SIDE = 32
+"""Views longer than this on a side (camera images: pistonball's 457 × 120, pong's 280 × 480)
+are average-pooled to at most this size before the convolutions; MAgent2's views (13 × 13
+and smaller) are read as they are. Without it the dense layer after the convolutions would
+hold hundreds of millions of weights."""
 
 
 def _dense(sizes: Sequence[int]) -> nn.Sequential:
@@ -43,11 +48,12 @@ class ViewEncoder(nn.Module):
     """``obs: (B, n, H·W·C + F)`` -> embedding ``(B, n, view_hidden + feature_hidden)``.
 
     Unpadded 3 × 3 convolutions (``conv_channels``; only as many as the view's size allows),
-    a dense layer on the view and one on the features. ``precision``: ``fp32``, or ``bf16`` to
-    run the convolutions and the view's dense layer
-    (almost all of the network's arithmetic) in bfloat16 under torch autocast: weights,
-    gradients and optimizer state stay float32, the embedding is returned as float32, and
-    everything after it (features, ā, head, losses) runs in float32.
+    a dense layer on the view and one on the features; a view longer than
+    :data:`MAX_VIEW_SIDE` on a side is average-pooled down to it first. ``precision``:
+    ``fp32``, or ``bf16`` to run the convolutions and the view's dense layer (almost all of
+    the network's arithmetic) in bfloat16 under torch autocast: weights, gradients and
+    optimizer state stay float32, the embedding is returned as float32, and everything after
+    it (features, ā, head, losses) runs in float32.
     """
 
     def __init__(
@@ -67,6 +73,9 @@ class ViewEncoder(nn.Module):
         self.view_size = height * width * channels
         self.feature_dim = feature_dim
         convs: list[nn.Module] = []
+        if max(height, width) > MAX_VIEW_SIDE:
+            height, width = min(height, MAX_VIEW_SIDE), min(width, MAX_VIEW_SIDE)
+            convs.append(nn.AdaptiveAvgPool2d((height, width)))
         in_channels = channels
         for out_channels in conv_channels:
             if min(height, width) < 3:  # a small view (MAgent2's deer: 3 x 3) takes fewer

@@ -9,16 +9,38 @@ from typing import Any
 from mfmarl.algorithms import AlgorithmConfig
 from mfmarl.core.errors import ConfigError
 
+WRAPPER_LINKS = ("env", "pz", "aec_env", "unwrapped")
+"""Attributes through which an adapter or a PettingZoo wrapper reaches the env it wraps
+(PettingZoo's ``parallel_env`` functions return an ``aec_to_parallel_wrapper`` whose
+``aec_env`` is a chain of AEC wrappers around the raw env that holds ``max_cycles``)."""
+MAX_WRAPPERS = 32
+
 
 def episode_length_hint(env: Any) -> int:
     """The environment's step limit when it has one (MAgent2 ``max_steps``, PettingZoo
-    ``max_cycles``), else 200: the exploration schedules are laid out over it."""
-    for holder in (env, getattr(env, "env", None), getattr(env, "pz", None)):
+    ``max_cycles``), looked up on ``env`` and then breadth first through the envs it wraps;
+    else 200: the exploration schedules are laid out over it."""
+    seen: set[int] = set()
+    todo = [env]
+    while todo and len(seen) < MAX_WRAPPERS:
+        holder = todo.pop(0)
+        if holder is None or id(holder) in seen:
+            continue
+        seen.add(id(holder))
         for attr in ("max_steps", "max_cycles"):
-            value = getattr(holder, attr, None)
-            if isinstance(value, int) and value > 0:
+            value = _attribute(holder, attr)
+            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
                 return value
+        todo += [_attribute(holder, link) for link in WRAPPER_LINKS]
     return 200
+
+
+def _attribute(holder: Any, name: str) -> Any:
+    """``holder.name``, or None when it has none (some wrappers raise on unknown names)."""
+    try:
+        return getattr(holder, name, None)
+    except Exception:  # a wrapper's __getattr__ may raise anything
+        return None
 
 
 def default_algorithm(
