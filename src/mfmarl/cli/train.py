@@ -65,7 +65,8 @@ def add_resume_parser(commands: Any) -> None:
     p.set_defaults(handler=_cmd_resume)
 
 
-def _checkpoint_option(p: argparse.ArgumentParser, default: int) -> None:
+def checkpoint_option(p: argparse.ArgumentParser, default: int) -> None:
+    """``--checkpoint-every`` with the command's ``default`` (episodes)."""
     p.add_argument(
         "--checkpoint-every",
         type=int,
@@ -86,9 +87,9 @@ def _squeeze_parser(commands: Any) -> None:
     )
     add_common_run_options(p, SCALES, out_required=False)
     add_show_config_option(p)
-    _checkpoint_option(p, 0)
+    checkpoint_option(p, 0)
     add_progress_option(p)
-    _logger_option(p)
+    logger_option(p)
     env = p.add_argument_group("environment", "GaussianSqueezeConfig fields")
     add_dataclass_options(env, GaussianSqueezeConfig, "env")
     algo = p.add_argument_group("algorithm", "AlgorithmConfig fields; override the preset")
@@ -114,7 +115,7 @@ def _cmd_squeeze(args: argparse.Namespace) -> int:
     algo_config = replace_fields(algo_config, algo_overrides)
     train_config = replace_fields(train_config, train_overrides)
     spec = squeeze_spec(env_config, algo_config, train_config, args.checkpoint_every)
-    spec = _with_run_options(spec, args)
+    spec = with_run_options(spec, args)
     if args.show_config:
         return show_config(env=env_config, algorithm=algo_config, train=train_config)
     if args.out is None:
@@ -173,10 +174,10 @@ def _battle_parser(commands: Any) -> None:
         help="continue the killed or stopped run in DIR (as `mfmarl resume DIR`); takes no "
         "other settings",
     )
-    _checkpoint_option(p, 10)
+    checkpoint_option(p, 10)
     add_progress_option(p)
-    _logger_option(p)
-    _eval_options(p)
+    logger_option(p)
+    eval_options(p)
     p.add_argument(
         "--no-fast",
         dest="fast",
@@ -217,14 +218,14 @@ def _cmd_battle(args: argparse.Namespace) -> int:
         raise ConfigError("--out DIR is required (or --resume DIR)")
     spec = battle_spec(battle, algo_config, train_config, args.checkpoint_every, args.fast)
     require_view_settings(algo_config)  # every check that can fail runs before --force
-    spec = _with_run_options(spec, args)
+    spec = with_run_options(spec, args)
     from mfmarl.training.run import build_session
 
     session = build_session(spec)  # every check before anything is written
-    return _train_and_report(spec, session, args, train_config.threads)
+    return train_and_report(spec, session, args, train_config.threads)
 
 
-def _train_and_report(spec: Any, session: Any, args: argparse.Namespace, threads: int) -> int:
+def train_and_report(spec: Any, session: Any, args: argparse.Namespace, threads: int) -> int:
     """Train the checked ``spec`` (its ``session`` built) into ``--out`` with evaluation
     during training, on ``threads`` torch threads, and print the summary."""
     import torch
@@ -248,7 +249,8 @@ def _train_and_report(spec: Any, session: Any, args: argparse.Namespace, threads
 
 
 # -- shared by the training commands --------------------------------------------------------------
-def _logger_option(p: argparse.ArgumentParser) -> None:
+def logger_option(p: argparse.ArgumentParser) -> None:
+    """``--logger``: the metric sinks besides metrics.csv."""
     p.add_argument(
         "--logger",
         nargs="+",
@@ -262,7 +264,8 @@ def _logger_option(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _eval_options(p: argparse.ArgumentParser) -> None:
+def eval_options(p: argparse.ArgumentParser) -> None:
+    """The ``--eval-*`` group: evaluation rounds during training."""
     group = p.add_argument_group(
         "evaluation during training",
         "every N episodes the trained side plays rounds against players, logged as "
@@ -295,7 +298,7 @@ def _eval_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _with_run_options(spec: Any, args: argparse.Namespace) -> Any:
+def with_run_options(spec: Any, args: argparse.Namespace) -> Any:
     """``spec`` with --logger and, where the command has them, the evaluation options,
     checked before anything is written."""
     from mfmarl.evaluation.during_training import check_evaluation
@@ -319,7 +322,8 @@ def _evaluator() -> Any:
     return evaluate_during_training
 
 
-def _frozen_loader() -> Any:
+def frozen_loader() -> Any:
+    """The loader of frozen players (imported late: it pulls in the evaluation layer)."""
     from mfmarl.evaluation.players import frozen_policy
 
     return frozen_policy
@@ -349,7 +353,7 @@ def _resume(out: Path, args: argparse.Namespace) -> int:
         args.progress,
         args.stop,
         trust_env=trust,
-        load_frozen=_frozen_loader(),
+        load_frozen=frozen_loader(),
         evaluator=_evaluator(),
     )
     _report(summary, out)

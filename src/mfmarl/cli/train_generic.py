@@ -20,12 +20,12 @@ from mfmarl.cli.options import (
 )
 from mfmarl.cli.train import (
     OUTPUTS_NOTE,
-    _checkpoint_option,
-    _eval_options,
-    _frozen_loader,
-    _logger_option,
-    _train_and_report,
-    _with_run_options,
+    checkpoint_option,
+    eval_options,
+    frozen_loader,
+    logger_option,
+    train_and_report,
+    with_run_options,
 )
 from mfmarl.core.errors import ConfigError, require
 from mfmarl.training.defaults import default_algorithm, episode_length_hint
@@ -88,11 +88,11 @@ def _add_generic_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--mean-field", action="append", default=[], metavar="GROUP=RULE", help=MEAN_FIELD_HELP
     )
-    _checkpoint_option(p, 10)
+    checkpoint_option(p, 10)
     _threads_option(p)
     add_progress_option(p)
-    _logger_option(p)
-    _eval_options(p)
+    logger_option(p)
+    eval_options(p)
     algo = p.add_argument_group(
         "algorithm", "AlgorithmConfig fields for every learner; override the defaults"
     )
@@ -245,12 +245,12 @@ def _train_generic(
         checkpoint_every=args.checkpoint_every,
         name=name,
     )
-    spec = _with_run_options(spec, args)
+    spec = with_run_options(spec, args)
     if args.show_config:
         return _show_generic_config(roles, algorithms, train, steps)
     require(args.out is not None, "--out DIR is required")
     require(1 <= args.threads <= 1024, f"--threads={args.threads} must be in [1, 1024]")
     from mfmarl.training.run import build_session
 
-    session = build_session(spec, trust_env=trust, load_frozen=_frozen_loader())
-    return _train_and_report(spec, session, args, args.threads)
+    session = build_session(spec, trust_env=trust, load_frozen=frozen_loader())
+    return train_and_report(spec, session, args, args.threads)
