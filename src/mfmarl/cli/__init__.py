@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from mfmarl import __version__
+from mfmarl.cli import evaluate as evaluate_commands
 from mfmarl.cli import play as play_commands
 from mfmarl.cli import reproduce as reproduce_commands
 from mfmarl.cli import train as train_commands
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce_envs = reproduce.add_subparsers(dest="env", metavar="EXPERIMENT", required=True)
     reproduce_commands.add_parsers(reproduce_envs, commands)
     play_commands.add_parsers(commands)
+    evaluate_commands.add_parsers(commands)
     return parser
 
 

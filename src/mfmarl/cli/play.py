@@ -1,5 +1,6 @@
 """``mfmarl battle``, ``mfmarl render`` and ``mfmarl tournament``: trained and built-in
-players against each other, on the environment the trained players were trained on."""
+players against each other, on the environment the trained players were trained on; and the
+arena options and checks that ``mfmarl evaluate`` shares (:mod:`mfmarl.cli.evaluate`)."""
 
 from __future__ import annotations
 
@@ -34,147 +35,9 @@ def add_parsers(commands: Any) -> None:
     _battle_parser(commands)
     _render_parser(commands)
     _tournament_parser(commands)
-    _evaluate_parser(commands)
-    _export_parser(commands)
 
 
-def _export_parser(commands: Any) -> None:
-    p = commands.add_parser(
-        "export",
-        help="write only what a trained player acts with, to share it",
-        description="Reduce a training run (or checkpoint) to its players' networks: writes "
-        "--out/policy.safetensors with the network each learning group acts with (its policy "
-        "average when the run kept one) and, in the safetensors header, the algorithm "
-        "config, observation and action sizes, ā rules, roles, environment and mfmarl "
-        "version. Every command that takes a PLAYER accepts the directory or the file.",
-    )
-    p.add_argument("run", metavar="RUN", help="a training run's --out directory or checkpoint")
-    add_out_options(p)
-    p.set_defaults(handler=_cmd_export)
-
-
-def _cmd_export(args: argparse.Namespace) -> int:
-    from mfmarl.evaluation.export import EXPORT_FILE, export_learners
-    from mfmarl.evaluation.players import load_player
-    from mfmarl.training.rundir import EXPERIMENT_OUTPUTS, prepare_run_dir
-
-    player = load_player(args.run)
-    require(player.trained, f"export: {args.run!r} is a built-in player; nothing to export")
-    unique: dict[str, Any] = {}
-    roles: dict[str, str] = {}
-    for group, learner in player.learners.items():
-        leader = next((g for g, known in unique.items() if known is learner), None)
-        if leader is None:
-            unique[group] = learner
-            roles[group] = learner.config.algo
-        else:
-            roles[group] = f"shared:{leader}"
-    record = {
-        "roles": roles,
-        "mean_field": dict(player.rules),
-        "env": player.env.to_dict() if player.env is not None else None,
-    }
-    out = prepare_run_dir(args.out, args.force, (*EXPERIMENT_OUTPUTS, EXPORT_FILE))
-    path = export_learners(unique, record, out / EXPORT_FILE)
-    size = path.stat().st_size / 1e6
-    print(
-        f"exported {', '.join(unique)} ({', '.join(roles)} play with them): {path}, {size:.1f} MB"
-    )
-    return 0
-
-
-def _evaluate_parser(commands: Any) -> None:
-    p = commands.add_parser(
-        "evaluate",
-        help="compare each trained group's return with the same group played at random",
-        description="For every group the run trained (or those given with --groups): K "
-        "episodes with every group played by the run's trained policies, and K episodes with "
-        "the same seeds in which that group alone plays uniform random actions. Prints and "
-        "writes (results.json) each group's mean episode return per agent both ways and the "
-        "paired difference with its 95% Student-t interval; config.json records the command.",
-    )
-    p.add_argument("run", metavar="RUN", help="a training run's --out directory")
-    p.add_argument("--episodes", type=int, default=30, help="paired episodes [default: 30]")
-    p.add_argument("--seed", type=int, default=10_000, help="seed of episode 0 [default: 10000]")
-    p.add_argument("--groups", nargs="+", default=None, metavar="GROUP", help="groups to test")
-    _add_arena_options(p)
-    add_out_options(p)
-    p.set_defaults(handler=_cmd_evaluate)
-
-
-def _cmd_evaluate(args: argparse.Namespace) -> int:
-    import torch
-    from tqdm import tqdm
-
-    from mfmarl.evaluation.players import load_player
-    from mfmarl.evaluation.returns import compare_with_random
-    from mfmarl.training.roles import parse_role
-    from mfmarl.training.run import read_run_spec
-    from mfmarl.training.rundir import EXPERIMENT_OUTPUTS, prepare_run_dir, write_json_atomic
-
-    require(2 <= args.episodes <= 100_000, f"--episodes={args.episodes} must be in [2, 100000]")
-    _check_seed(args.seed)
-    require(1 <= args.threads <= 1024, f"--threads={args.threads} must be in [1, 1024]")
-    torch.set_num_threads(args.threads)
-    spec = read_run_spec(args.run)
-    player = load_player(args.run)
-    arena = _arena(args, [player], sides=False)
-    env = arena.build()
-    roles = {g: parse_role(r) for g, r in spec.roles.items()}
-    trained = [g for g, r in roles.items() if r.kind in ("learn", "shared")]
-    groups = list(args.groups or trained)
-    names = [g.name for g in env.groups]
-    unknown = [g for g in groups if g not in names]
-    require(not unknown, f"--groups: no group {', '.join(unknown)} in {', '.join(names)}")
-    others = {  # groups the run has no learner for are played as in training
-        g: load_player(r.arg or r.kind)
-        for g, r in roles.items()
-        if g not in player.learners and r.kind in ("random", "scripted", "frozen")
-    }
-    for g, group in enumerate(env.groups):  # every group playable before anything is written
-        others.get(group.name, player).actor(env, g, 0)
-    out = prepare_run_dir(args.out, args.force, EXPERIMENT_OUTPUTS)
-    _write_play_config(
-        out,
-        args,
-        "evaluate",
-        {"run": str(args.run), "env": arena.env.to_dict(), "groups": groups},
-        episodes=args.episodes,
-    )
-    with tqdm(total=args.episodes, desc="episodes", disable=not args.progress) as bar:
-        results = compare_with_random(
-            env,
-            player,
-            groups,
-            args.episodes,
-            args.seed,
-            lambda e: bar.update(1),
-            others,
-            should_stop=args.stop,
-        )
-    played = results[0].episodes if results else args.episodes
-    record = {
-        "run": str(args.run),
-        "env": arena.env.to_dict(),
-        "episodes": played,
-        "interrupted": played < args.episodes,
-        "seed": args.seed,
-        "groups": [r.to_dict() for r in results],
-    }
-    write_json_atomic(out / "results.json", record)
-    print(f"{'group':<12} {'trained':>9} {'random':>9} {'difference [95% CI]':>30}  beats random")
-    for r in results:
-        ci = f"{r.difference:+.3f} [{r.ci95[0]:+.3f}, {r.ci95[1]:+.3f}]"
-        verdict = "yes" if r.beats_random else "NO"
-        print(f"{r.group:<12} {r.trained:>9.3f} {r.random:>9.3f} {ci:>30}  {verdict}")
-    print(f"mean episode return per agent over {played} paired episodes")
-    print(f"results: {out / 'results.json'}")
-    if record["interrupted"]:
-        raise KeyboardInterrupt
-    return 0
-
-
-def _write_play_config(
+def write_play_config(
     out: Path, args: argparse.Namespace, command: str, settings: dict[str, Any], **more: Any
 ) -> None:
     """``OUT/config.json`` of a play command (``battle``, ``evaluate``): what it plays, its
@@ -194,7 +57,8 @@ def _write_play_config(
     write_json_atomic(out / "config.json", record)
 
 
-def _add_arena_options(p: argparse.ArgumentParser) -> None:
+def add_arena_options(p: argparse.ArgumentParser) -> None:
+    """--env, --env-kwargs, --map-size, --team-size, --max-steps and --threads."""
     p.add_argument(
         "--env",
         default=None,
@@ -233,11 +97,12 @@ def _add_arena_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _check_seed(seed: int) -> None:
+def check_seed(seed: int) -> None:
+    """A seed numpy and torch both accept."""
     require(0 <= seed < 2**32, f"--seed={seed} must be in [0, 2**32)")
 
 
-def _arena(args: argparse.Namespace, players: list[Any], sides: bool = True) -> Any:
+def build_arena(args: argparse.Namespace, players: list[Any], sides: bool = True) -> Any:
     """The arena of ``battle``/``render``/``tournament``/``evaluate``: as the players were
     trained (they must agree), or --env; --map-size, --team-size, --max-steps on top. With
     ``sides``, its two sides are filled in (``evaluate`` needs none: one group is enough)."""
@@ -288,7 +153,7 @@ def _setup(args: argparse.Namespace) -> tuple[Any, tuple[Any, Any], tuple[str, s
     torch.set_num_threads(args.threads)
     names = (args.player_a, args.player_b)
     players = (load_player(names[0]), load_player(names[1]))
-    return _arena(args, list(players)), players, names
+    return build_arena(args, list(players)), players, names
 
 
 def _battle_parser(commands: Any) -> None:
@@ -304,7 +169,7 @@ def _battle_parser(commands: Any) -> None:
     )
     p.add_argument("player_a", metavar="PLAYER_A", help=PLAYER_HELP)
     p.add_argument("player_b", metavar="PLAYER_B", help=PLAYER_HELP)
-    _add_arena_options(p)
+    add_arena_options(p)
     p.add_argument("--rounds", type=int, default=50, help="rounds to play [default: 50]")
     p.add_argument("--seed", type=int, default=0, help="seed of round 0 (round r: seed + r)")
     add_out_options(p)
@@ -318,12 +183,12 @@ def _cmd_battle(args: argparse.Namespace) -> int:
     from mfmarl.training.rundir import EXPERIMENT_OUTPUTS, prepare_run_dir, write_json_atomic
 
     require(1 <= args.rounds <= MAX_ROUNDS, f"--rounds={args.rounds} must be in [1, {MAX_ROUNDS}]")
-    _check_seed(args.seed)
+    check_seed(args.seed)
     arena, players, names = _setup(args)
     env = arena.build()  # a bad environment or player fails here, before --force removes
     check_fit(env, arena, players)
     out = prepare_run_dir(args.out, args.force, EXPERIMENT_OUTPUTS)
-    _write_play_config(
+    write_play_config(
         out,
         args,
         "battle",
@@ -368,7 +233,7 @@ def _render_parser(commands: Any) -> None:
     )
     p.add_argument("player_a", metavar="PLAYER_A", help=PLAYER_HELP)
     p.add_argument("player_b", metavar="PLAYER_B", help=PLAYER_HELP)
-    _add_arena_options(p)
+    add_arena_options(p)
     p.add_argument("--out", required=True, metavar="FILE", help="the GIF to write, e.g. battle.gif")
     p.add_argument("--seed", type=int, default=0, help="seed of the round [default: 0]")
     p.add_argument("--fps", type=finite_float, default=10.0, help="frames per second [default: 10]")
@@ -386,7 +251,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
     require(not out.exists() or args.force, f"--out {out} exists; pass --force to overwrite it")
     require(0 < args.fps <= 100, f"--fps={args.fps} must be in (0, 100]")
     require(1 <= args.cell <= 64, f"--cell={args.cell} must be in [1, 64]")
-    _check_seed(args.seed)
+    check_seed(args.seed)
     arena, players, names = _setup(args)
     check_fit(arena.build(), arena, players)
     require(out.parent.is_dir(), f"--out {out}: no such directory {out.parent}")
@@ -433,7 +298,7 @@ def _tournament_parser(commands: Any) -> None:
         metavar="PLAYER",
         help="at least 2: " + PLAYER_HELP,
     )
-    _add_arena_options(p)
+    add_arena_options(p)
     p.add_argument("--rounds", type=int, default=50, help="rounds per pair [default: 50]")
     p.add_argument("--seed", type=int, default=0, help="seed of round 0 (round r: seed + r)")
     p.add_argument(
@@ -460,13 +325,13 @@ def _cmd_tournament(args: argparse.Namespace) -> int:
 
     require(1 <= args.rounds <= MAX_ROUNDS, f"--rounds={args.rounds} must be in [1, {MAX_ROUNDS}]")
     require(1 <= args.resamples <= 100_000, f"--resamples={args.resamples} must be in [1, 100000]")
-    _check_seed(args.seed)
+    check_seed(args.seed)
     require(
         len(args.players) >= 2, f"a tournament needs at least 2 players, got {len(args.players)}"
     )
     check_names(args.players)
     loaded = [load_player(p) for p in args.players]
-    arena = _arena(args, loaded)
+    arena = build_arena(args, loaded)
     check_fit(arena.build(), arena, loaded)
     with executor_from(args) as executor:
         out = open_out(args, TOURNAMENT_OUTPUTS)
