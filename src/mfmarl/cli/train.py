@@ -227,14 +227,21 @@ def _cmd_battle(args: argparse.Namespace) -> int:
 
 def train_and_report(spec: Any, session: Any, args: argparse.Namespace, threads: int) -> int:
     """Train the checked ``spec`` (its ``session`` built) into ``--out`` with evaluation
-    during training, on ``threads`` torch threads, and print the summary."""
-    import torch
-
+    during training, on ``threads`` torch threads (0: the fastest count a probe of the
+    session's networks measures, printed), and print the summary."""
     from mfmarl.training.run import train_run
     from mfmarl.training.rundir import RUN_OUTPUTS, prepare_run_dir
+    from mfmarl.training.threads import resolve_threads
 
     out = prepare_run_dir(args.out, args.force, RUN_OUTPUTS)  # (after every check)
-    torch.set_num_threads(threads)
+    choice = resolve_threads(
+        threads,
+        list(session.learners.values()),
+        [_slots(session.env, name) for name in session.learners],
+        spec.train.batch_size,
+    )
+    if choice.seconds:
+        print(f"torch threads: {choice.describe()}", flush=True)
     summary = train_run(
         spec,
         out,
@@ -249,6 +256,10 @@ def train_and_report(spec: Any, session: Any, args: argparse.Namespace, threads:
 
 
 # -- shared by the training commands --------------------------------------------------------------
+def _slots(env: Any, group: str) -> int:
+    return int(next(g.n_slots for g in env.groups if g.name == group))
+
+
 def logger_option(p: argparse.ArgumentParser) -> None:
     """``--logger``: the metric sinks besides metrics.csv."""
     p.add_argument(

@@ -56,9 +56,11 @@ def _threads_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--threads",
         type=int,
-        default=1,
-        help="torch CPU threads (1 suits several runs sharing the cores; a lone run may use "
-        "every core) [default: 1]",
+        default=0,
+        help="torch CPU threads; 0 (auto): the count a short probe of the run's networks "
+        "measures fastest on this machine (1, 2, 4, ... up to the usable cores; a larger "
+        "count only when at least 10%% faster). Give 1 when several runs share the cores "
+        "[default: 0]",
     )
 
 
@@ -249,7 +251,7 @@ def _train_generic(
     if args.show_config:
         return _show_generic_config(roles, algorithms, train, steps)
     require(args.out is not None, "--out DIR is required")
-    require(1 <= args.threads <= 1024, f"--threads={args.threads} must be in [1, 1024]")
+    require(0 <= args.threads <= 1024, f"--threads={args.threads} must be 0 (auto) or in [1, 1024]")
     from mfmarl.training.run import build_session
 
     session = build_session(spec, trust_env=trust, load_frozen=frozen_loader())

@@ -126,7 +126,7 @@ def train_battle_run(
 
     out = Path(job.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(job.train_config.threads)
+    torch.set_num_threads(job.train_config.threads or 1)  # auto: the workers share the cores
     spec = battle_spec(job.battle, job.algo_config, job.train_config, job.checkpoint_every)
     return train_run(spec, out, should_stop=should_stop, resume=resume).to_dict()
 
