@@ -55,6 +55,23 @@ def test_train_writes_run_directory(tmp_path: Path) -> None:
     assert config["env"]["kwargs"]["n_agents"] == 20
     assert config["train"]["episodes"] == 30
     assert config["command"][:3] == ["mfmarl", "train", "gaussian-squeeze"]
+    assert isinstance(config["torch_threads"], int) and config["torch_threads"] >= 1
+
+
+def test_resume_runs_on_the_thread_count_the_run_started_with(tmp_path: Path) -> None:
+    import torch
+
+    out = tmp_path / "run"
+    assert main(["train", "gaussian-squeeze", *TINY, "--out", str(out), "--no-progress"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    config["torch_threads"] = 3
+    (out / "config.json").write_text(json.dumps(config))
+    before = torch.get_num_threads()
+    try:
+        assert main(["resume", str(out), "--no-progress"]) == 0  # finished: nothing to train
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_reproduce_writes_results_report_and_plots(tmp_path: Path) -> None:

@@ -349,6 +349,7 @@ def _resume(out: Path, args: argparse.Namespace) -> int:
     import torch
 
     from mfmarl.training.run import read_run_spec, resume_run
+    from mfmarl.training.rundir import read_json
 
     if not (out / "config.json").is_file():
         raise ConfigError(f"resume {out}: no training run there (config.json missing)")
@@ -357,8 +358,8 @@ def _resume(out: Path, args: argparse.Namespace) -> int:
     trust = given_env is not None and given_env == spec.env.factory
     if given_env is not None and not trust:
         raise ConfigError(f"--env {given_env}: the run was trained on {spec.env.factory}")
-    threads = int(getattr(args, "threads", 1) or 1)
-    torch.set_num_threads(threads)
+    threads = read_json(out / "config.json").get("torch_threads")  # as the run started
+    torch.set_num_threads(threads if isinstance(threads, int) and 1 <= threads <= 1024 else 1)
     summary = resume_run(
         out,
         args.progress,

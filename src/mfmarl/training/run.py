@@ -3,7 +3,8 @@
 Layout of a run directory::
 
     config.json        the RunSpec (environment source, roles, mean-field rules, every
-                       learner's AlgorithmConfig, TrainConfig), package version, command
+                       learner's AlgorithmConfig, TrainConfig), package version, torch
+                       threads (the count the run started with; resume uses it), command
     metrics.csv        one row per episode, namespaced columns (charts/, env/, losses/, ...)
     tb/                TensorBoard scalars of the same metrics
     checkpoint/        run.json (episode, the trainer's generator) and one directory per
@@ -304,6 +305,7 @@ def train_run(
             **spec.to_dict(),
             "groups": [dataclasses.asdict(g) for g in session.env.groups],
             "mfmarl_version": __version__,
+            "torch_threads": torch.get_num_threads(),
             "command": list(command) if command is not None else None,
         }
         write_json_atomic(out / "config.json", record)
