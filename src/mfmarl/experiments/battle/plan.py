@@ -25,20 +25,22 @@ EXPERIMENT = "battle"
 BUILTINS = ("random", "attack-nearest")
 EPISODE_SECONDS = {
     "quick": {"mfq": 2.5, "iql": 2.5, "mfac": 4.0, "iac": 4.0},
-    "medium": {"mfq": 3.5, "iql": 3.5, "mfac": 4.6, "iac": 4.6},
+    "medium": {"mfq": 2.8, "iql": 2.7, "mfac": 3.3, "iac": 3.5},
     "paper": {"mfq": 15.5, "iql": 15.5, "mfac": 25.0, "iac": 25.0},
 }
 """Seconds per training episode on one core of the 2-core development machine, at each
 preset's map and episode length: measured (MF-Q) or extrapolated (×1.6 for the actor-critics)
-for full-length episodes at quick and paper; at medium, measured over whole 64 v 64 runs
-(MF-Q and MF-AC, 240 episodes side by side, 813 s and 1108 s), where episodes end early once
-the armies fight."""
-ROUND_SECONDS = {"quick": 0.3, "medium": 4.5, "paper": 4.5}
-"""Seconds per tournament round between trained players at each preset (measured at quick;
-extrapolated from acting alone at 90 env steps/s for a full 64 v 64 round)."""
+for full-length episodes at quick and paper; at medium, measured over the whole runs of
+``reproduce battle --scale medium --seeds 2`` (2026-12-04, two runs at a time: 2.7-3.6 s per
+episode), where episodes end early once the armies fight."""
+ROUND_SECONDS = {"quick": 0.3, "medium": 0.35, "paper": 0.35}
+"""Seconds per tournament round between trained players at each preset, measured: at quick,
+and at medium (900 rounds of ten 64 v 64 players in about 150 s on 2 workers: trained armies
+end a round in a wipe-out long before its 400 steps); paper's players fight the same battle."""
 DEFAULT_ROUNDS = {"quick": 50, "medium": 20, "paper": 50}
-"""Tournament rounds per pair by default: the paper's 50, and 20 at medium, whose tournament of
-ten 64 v 64 players would take about 1.5 h of the 2.5 h budget with 50."""
+"""Tournament rounds per pair by default: the paper's 50, and 20 at medium (chosen when a 64 v 64
+round was expected to take 4.5 s; measured at 0.35 s, 50 rounds would add about 7 minutes on 2
+workers: ``--rounds 50``)."""
 
 
 @dataclass(frozen=True)
