@@ -234,10 +234,11 @@ def train_and_report(spec: Any, session: Any, args: argparse.Namespace, threads:
     from mfmarl.training.threads import resolve_threads
 
     out = prepare_run_dir(args.out, args.force, RUN_OUTPUTS)  # (after every check)
+    slots = {g.name: g.n_slots for g in session.env.groups}
     choice = resolve_threads(
         threads,
         list(session.learners.values()),
-        [_slots(session.env, name) for name in session.learners],
+        [slots[name] for name in session.learners],
         spec.train.batch_size,
     )
     if choice.seconds:
@@ -256,10 +257,6 @@ def train_and_report(spec: Any, session: Any, args: argparse.Namespace, threads:
 
 
 # -- shared by the training commands --------------------------------------------------------------
-def _slots(env: Any, group: str) -> int:
-    return int(next(g.n_slots for g in env.groups if g.name == group))
-
-
 def logger_option(p: argparse.ArgumentParser) -> None:
     """``--logger``: the metric sinks besides metrics.csv."""
     p.add_argument(
@@ -350,6 +347,7 @@ def _resume(out: Path, args: argparse.Namespace) -> int:
 
     from mfmarl.training.run import read_run_spec, resume_run
     from mfmarl.training.rundir import read_json
+    from mfmarl.training.threads import MAX_THREADS
 
     if not (out / "config.json").is_file():
         raise ConfigError(f"resume {out}: no training run there (config.json missing)")
@@ -359,7 +357,8 @@ def _resume(out: Path, args: argparse.Namespace) -> int:
     if given_env is not None and not trust:
         raise ConfigError(f"--env {given_env}: the run was trained on {spec.env.factory}")
     threads = read_json(out / "config.json").get("torch_threads")  # as the run started
-    torch.set_num_threads(threads if isinstance(threads, int) and 1 <= threads <= 1024 else 1)
+    valid = isinstance(threads, int) and 1 <= threads <= MAX_THREADS
+    torch.set_num_threads(threads if valid else 1)
     summary = resume_run(
         out,
         args.progress,

@@ -251,8 +251,10 @@ def _train_generic(
     if args.show_config:
         return _show_generic_config(roles, algorithms, train, steps)
     require(args.out is not None, "--out DIR is required")
-    require(0 <= args.threads <= 1024, f"--threads={args.threads} must be 0 (auto) or in [1, 1024]")
     from mfmarl.training.run import build_session
+    from mfmarl.training.threads import check_threads
+
+    check_threads(args.threads, "--threads")
 
     session = build_session(spec, trust_env=trust, load_frozen=frozen_loader())
     return train_and_report(spec, session, args, args.threads)

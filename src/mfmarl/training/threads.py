@@ -49,6 +49,15 @@ class ThreadChoice:
         return f"{self.threads} (auto, per acting + update step of the networks: {timings})"
 
 
+def check_threads(threads: int, name: str = "threads") -> None:
+    """Refuse a thread count outside 0 (auto) and [1, :data:`MAX_THREADS`] (``name`` is the
+    option or field named in the message)."""
+    require(
+        0 <= threads <= MAX_THREADS,
+        f"{name}={threads} must be 0 (auto) or in [1, {MAX_THREADS}]",
+    )
+
+
 def usable_cores() -> int:
     """CPU cores this process may run on (its affinity mask where the OS reports one)."""
     try:
@@ -121,9 +130,7 @@ def resolve_threads(
     takes from probing ``learners`` (with ``slots`` agents each) at every
     :func:`candidate_counts` of ``cores`` (default: :func:`usable_cores`). Without learners,
     or on one core, auto is 1. Leaves torch at the chosen count."""
-    require(
-        0 <= threads <= MAX_THREADS, f"threads={threads} must be 0 (auto) or in [1, {MAX_THREADS}]"
-    )
+    check_threads(threads)
     if threads != AUTO:
         torch.set_num_threads(threads)
         return ThreadChoice(threads, {})

@@ -20,6 +20,7 @@ from mfmarl.core.errors import ConfigError, require, require_choice
 from mfmarl.experiments.battle.env import BattleConfig, battle_source
 from mfmarl.training.loop import TrainConfig
 from mfmarl.training.spec import RunSpec
+from mfmarl.training.threads import check_threads
 
 BATTLE_FACTORY = "mfmarl.experiments.battle.env:make_battle_env"
 SCALES = ("quick", "medium", "paper")
@@ -81,9 +82,7 @@ class BattleTrainConfig:
         require_choice("neighbourhood", self.neighbourhood, ("team", "radius"))
         require_choice("opponent", self.opponent, ("self", "snapshot", "pool"))
         require(0 <= self.radius <= 1000, f"radius={self.radius} must be in [0, 1000]")
-        require(
-            0 <= self.threads <= 1024, f"threads={self.threads} must be 0 (auto) or in [1, 1024]"
-        )
+        check_threads(self.threads)
         self.train_config()  # validates the shared fields
 
     def train_config(self) -> TrainConfig:
