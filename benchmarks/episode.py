@@ -1,7 +1,7 @@
 """End to end: seconds per MF-Q training episode at the paper's setting, before and after.
 
     python benchmarks/episode.py [--algo mfq] [--episodes 3] [--repeats 2] [--before-rev REV]
-                                 [--variants fp32:1 fp32:2 bf16:1 bf16:2]
+                                 [--variants fp32:1 fp32:2 bf16:1 bf16:2] [--device cpu]
 
 The paper's preset (``battle_preset(algo, "paper")``): 64 v 64 on 40 × 40, 400 steps, one
 batch-64 Adam update per environment step after the first 1000 stored agent-transitions,
@@ -14,6 +14,10 @@ the performance work), "after" on this checkout; runs alternate, and the best of
 rest: two threads use both cores of an otherwise idle machine, and bf16 is the opt-in
 ``--precision bf16`` (a bfloat16 view encoder; not the default, as it changes the
 arithmetic). Writes ``benchmarks/results/episode_<algo>.json``.
+
+``--device cuda`` runs mfmarl and the plain loop with their networks on the GPU (the
+environment, the replay and ``--threads`` stay on the CPU), skips "before" (whose sources
+were measured on CPUs only) and writes ``episode_<algo>_cuda.json``.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ WORKER = """
 import json, sys, time
 import torch
 algo, episodes, threads, precision = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+device = sys.argv[5] if len(sys.argv) > 5 else "cpu"
 try:  # as the command line does, before torch starts its threads (older sources lack it)
     from mfmarl.training.runtime import tune_cpu_runtime
     tune_cpu_runtime()
@@ -52,7 +57,7 @@ try:  # this checkout: the one training loop
     battle, algo_config, train = battle_preset(algo, "paper")
     if precision != "fp32":
         algo_config = dataclasses.replace(algo_config, precision=precision)
-    train = dataclasses.replace(train, episodes=episodes, device="cpu")
+    train = dataclasses.replace(train, episodes=episodes, device=device)
     spec = battle_spec(battle, algo_config, train)
     s = build_session(spec)
     metrics = train_loop(s.env, s.roles, s.learners, s.rules, spec.train)
@@ -74,26 +79,33 @@ print(json.dumps(out))
 """
 
 
-def run_worker(
-    src: Path, algo: str, episodes: int, threads: int = 1, precision: str = "fp32"
-) -> list[dict]:
-    env = {**os.environ, "PYTHONPATH": str(src)}
+def last_json(args: list[str], src: Path) -> list[dict]:
+    """The JSON list a worker prints last; its stderr is shown when it fails."""
+    python_path = os.pathsep.join(filter(None, [str(src), os.environ.get("PYTHONPATH")]))
     done = subprocess.run(
-        [sys.executable, "-c", WORKER, algo, str(episodes), str(threads), precision],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
+        args, env={**os.environ, "PYTHONPATH": python_path}, capture_output=True, text=True
     )
+    if done.returncode != 0:
+        sys.exit(f"benchmark worker failed ({' '.join(args[:3])} ...):\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def run_plain(episodes: int, threads: int) -> list[dict]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+def run_worker(
+    src: Path,
+    algo: str,
+    episodes: int,
+    threads: int = 1,
+    precision: str = "fp32",
+    device: str = "cpu",
+) -> list[dict]:
+    args = [sys.executable, "-c", WORKER, algo, str(episodes), str(threads), precision, device]
+    return last_json(args, src)
+
+
+def run_plain(episodes: int, threads: int, device: str = "cpu") -> list[dict]:
     script = Path(__file__).resolve().parent / "plain_loop.py"
     args = [sys.executable, str(script), "--episodes", str(episodes), "--threads", str(threads)]
-    done = subprocess.run(args, env=env, check=True, capture_output=True, text=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return last_json([*args, "--device", device], ROOT / "src")
 
 
 def cpu_facts() -> dict:
@@ -136,6 +148,12 @@ def main(argv: list[str] | None = None) -> dict:
         metavar="PRECISION:THREADS",
         help="more runs of this checkout, e.g. fp32:2 bf16:1 bf16:2",
     )
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        choices=["cpu", "cuda"],
+        help="where the networks of mfmarl and the plain loop run (cuda skips 'before')",
+    )
     args = parser.parse_args(argv)
     import torch
 
@@ -143,7 +161,8 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         # name -> (sources, threads, precision)
         runs_of: dict[str, tuple[Path, int, str]] = {}
-        before = checkout_src(args.before_rev, Path(tmp)) if args.before_rev else None
+        wants_before = args.before_rev and args.device == "cpu"
+        before = checkout_src(args.before_rev, Path(tmp)) if wants_before else None
         if before is not None:
             runs_of["before"] = (before, 1, "fp32")
         runs_of["after"] = (ROOT / "src", 1, "fp32")
@@ -161,9 +180,11 @@ def main(argv: list[str] | None = None) -> dict:
         for _ in range(args.repeats):
             for name, (src, threads, precision) in runs_of.items():
                 if precision == PLAIN:
-                    episodes = run_plain(args.episodes, threads)
+                    episodes = run_plain(args.episodes, threads, args.device)
                 else:
-                    episodes = run_worker(src, args.algo, args.episodes, threads, precision)
+                    episodes = run_worker(
+                        src, args.algo, args.episodes, threads, precision, args.device
+                    )
                 runs[name].append(episodes)
                 last = episodes[-1]["seconds"] * 400 / episodes[-1]["steps"]
                 best[name] = min(best.get(name, float("inf")), last)
@@ -185,15 +206,20 @@ def main(argv: list[str] | None = None) -> dict:
         for k, v in best.items()
     ]
     cpu = cpu_facts()
+    gpu = torch.cuda.get_device_name() if args.device == "cuda" else None
     print(
         f"episode ({args.algo}, paper preset, 64 v 64, 40x40, 400 steps, 1 update/step): "
         f"best of {args.repeats}; CPU {cpu['model']} ({' '.join(cpu['flags'])})"
+        + (f"; networks on {gpu}" if gpu else "")
     )
     headers = ["code", "s/episode", "2000 ep (h)", "env steps/s", "vs before", "vs plain"]
     print(table(headers, rows))
     result = {
         "algo": args.algo,
         "cpu": cpu,
+        "device": args.device,
+        "gpu": gpu,
+        "cpu_count": os.cpu_count(),
         "before_rev": args.before_rev if "before" in best else None,
         "seconds_per_episode": best,
         "projected_hours_2000_episodes": {k: v * PAPER_EPISODES / 3600 for k, v in best.items()},
@@ -204,7 +230,8 @@ def main(argv: list[str] | None = None) -> dict:
     }
     if result["speedup"]:
         print(f"speed-up: {result['speedup']:.2f}x")
-    print(f"wrote {write_result(f'episode_{args.algo}', result)}")
+    name = f"episode_{args.algo}" + ("_cuda" if args.device == "cuda" else "")
+    print(f"wrote {write_result(name, result)}")
     return result
 
 

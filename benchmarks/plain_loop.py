@@ -1,6 +1,6 @@
 """A plain torch MF-Q loop at the paper's Battle setting: the baseline of ``episode.py``.
 
-    python benchmarks/plain_loop.py [--episodes 3] [--threads 1]
+    python benchmarks/plain_loop.py [--episodes 3] [--threads 1] [--device cpu]
 
 What a user would write from the paper without mfmarl, with nothing tuned: the magent2
 engine through its public ``GridWorld`` methods (the same engine config and armies as
@@ -11,7 +11,9 @@ and blue with a frozen copy, Boltzmann sampling with the same ε and β schedule
 come), and after the first 1,000 transitions one batch-64 update per environment step:
 default Adam, the mean field target ``r + γ Σ_a π(a|s', ā') Q⁻(s', a, ā')``, gradient
 clipping at 10 and a soft target update (τ = 0.005). ā is the mean one-hot action of the
-agent's living team. Prints one JSON list: per episode its seconds and steps.
+agent's living team. With ``--device cuda`` the networks live on the GPU and each batch and
+each acting step's observations are copied there (the replay stays in numpy). Prints one
+JSON list: per episode its seconds and steps.
 """
 
 from __future__ import annotations
@@ -77,10 +79,12 @@ class Replay:
         self.head = (self.head + k) % BUFFER
         self.size = min(self.size + k, BUFFER)
 
-    def sample(self, rng: np.random.Generator) -> list[torch.Tensor]:
+    def sample(self, rng: np.random.Generator, device: torch.device) -> list[torch.Tensor]:
         i = rng.integers(0, self.size, BATCH)
         names = ("view", "feat", "action", "reward", "mean", "next_view", "next_feat")
-        return [torch.from_numpy(getattr(self, n)[i]) for n in (*names, "next_mean", "done")]
+        return [
+            torch.from_numpy(getattr(self, n)[i]).to(device) for n in (*names, "next_mean", "done")
+        ]
 
 
 def schedule(bounds: tuple[float, float], step: int) -> float:
@@ -88,9 +92,11 @@ def schedule(bounds: tuple[float, float], step: int) -> float:
 
 
 def act(net: nn.Module, view, feat, mean, beta: float, eps: float, rng) -> np.ndarray:  # type: ignore[no-untyped-def]
+    device = next(net.parameters()).device
     with torch.no_grad():
-        q = net(torch.from_numpy(view), torch.from_numpy(feat), torch.from_numpy(mean))
-        actions = torch.multinomial(torch.softmax(beta * q, dim=1), 1).squeeze(1).numpy()
+        inputs = [torch.from_numpy(x).to(device) for x in (view, feat, mean)]
+        q = net(*inputs)
+        actions = torch.multinomial(torch.softmax(beta * q, dim=1), 1).squeeze(1).cpu().numpy()
     explore = rng.random(len(actions)) < eps
     actions[explore] = rng.integers(0, N_ACTIONS, int(explore.sum()))
     return actions
@@ -103,7 +109,9 @@ def mean_action(actions: np.ndarray) -> np.ndarray:
 
 
 def update(net, target, optimizer, replay, beta: float, rng) -> None:  # type: ignore[no-untyped-def]
-    view, feat, action, reward, mean, next_view, next_feat, next_mean, done = replay.sample(rng)
+    device = next(net.parameters()).device
+    batch = replay.sample(rng, device)
+    view, feat, action, reward, mean, next_view, next_feat, next_mean, done = batch
     with torch.no_grad():
         q_next = target(next_view, next_feat, next_mean)
         value = (torch.softmax(beta * q_next, dim=1) * q_next).sum(1)
@@ -119,7 +127,7 @@ def update(net, target, optimizer, replay, beta: float, rng) -> None:  # type: i
             t.mul_(1 - TAU).add_(p, alpha=TAU)
 
 
-def train(episodes: int) -> list[dict[str, float]]:
+def train(episodes: int, device: str = "cpu") -> list[dict[str, float]]:
     import copy
 
     import magent2
@@ -129,7 +137,7 @@ def train(episodes: int) -> list[dict[str, float]]:
     red, blue = engine.get_handles()
     view = tuple(engine.get_view_space(red))
     features = engine.get_feature_space(red)[0]
-    net = PlainQ(view, features)
+    net = PlainQ(view, features).to(device)
     target, opponent = copy.deepcopy(net), copy.deepcopy(net)
     optimizer = torch.optim.Adam(net.parameters(), lr=LR)
     replay = Replay(view, features)
@@ -188,10 +196,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu", help="where the networks run: cpu or cuda")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    print(json.dumps(train(args.episodes)), file=sys.stdout)
+    print(json.dumps(train(args.episodes, args.device)), file=sys.stdout)
 
 
 if __name__ == "__main__":

@@ -15,14 +15,14 @@ from mfmarl.networks import ViewEncoder, precision
 
 @pytest.fixture(autouse=True)
 def _fresh_caches() -> None:
-    for cached in (precision.cpu_flags, precision.bf16_pays_on_cpu, precision._warn_emulated):
+    for cached in (precision.cpu_flags, precision.bf16_pays, precision._warn_emulated):
         cached.cache_clear()
 
 
 def _cpu(monkeypatch: pytest.MonkeyPatch, flags: set[str], fp32: float, bf16: float) -> None:
     monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset(flags))
     seconds = {None: fp32, torch.bfloat16: bf16}
-    monkeypatch.setattr(precision, "_probe_seconds", lambda dtype: seconds[dtype])
+    monkeypatch.setattr(precision, "_probe_seconds", lambda dtype, device: seconds[dtype])
 
 
 def test_auto_takes_bf16_only_with_native_support_and_a_faster_probe(
@@ -30,10 +30,10 @@ def test_auto_takes_bf16_only_with_native_support_and_a_faster_probe(
 ) -> None:
     _cpu(monkeypatch, {"avx2", "amx_bf16"}, fp32=1.0, bf16=0.6)
     assert precision.resolve_precision("auto") == "bf16"
-    precision.bf16_pays_on_cpu.cache_clear()
+    precision.bf16_pays.cache_clear()
     _cpu(monkeypatch, {"avx2", "amx_bf16"}, fp32=1.0, bf16=0.95)  # native, not 10% faster
     assert precision.resolve_precision("auto") == "fp32"
-    precision.bf16_pays_on_cpu.cache_clear()
+    precision.bf16_pays.cache_clear()
     _cpu(monkeypatch, {"avx2", "fma"}, fp32=1.0, bf16=0.1)  # emulated: never probed for
     assert precision.resolve_precision("auto") == "fp32"
     assert precision.resolve_precision("fp32") == "fp32"
@@ -66,3 +66,23 @@ def test_the_config_accepts_auto_and_the_encoder_resolves_it(
 
 def test_the_probe_runs_on_this_machine() -> None:
     assert 0 < precision._probe_seconds(None, batch=8, repeats=1) < 5
+
+
+def test_auto_on_a_gpu_probes_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Native bf16 on a GPU is not enough: at small batches the casts can cost more than the
+    faster products save (an H200 ran the paper-preset episode 17% slower in bf16)."""
+    monkeypatch.setattr(precision, "native_bf16", lambda device="cpu": True)
+    asked: list[str] = []
+
+    def probe(dtype: torch.dtype | None, device: str) -> float:
+        asked.append(device)
+        return {None: 1.0, torch.bfloat16: 1.05}[dtype]
+
+    monkeypatch.setattr(precision, "_probe_seconds", probe)
+    assert precision.resolve_precision("auto", "cuda") == "fp32"
+    assert asked == ["cuda", "cuda"]
+    precision.bf16_pays.cache_clear()
+    monkeypatch.setattr(
+        precision, "_probe_seconds", lambda dtype, device: {None: 1.0}.get(dtype, 0.5)
+    )
+    assert precision.resolve_precision("auto", "cuda:0") == "bf16"

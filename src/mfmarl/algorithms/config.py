@@ -125,8 +125,9 @@ class AlgorithmConfig:
     """Arithmetic of the grid-view networks (Battle): fp32, or bf16 to run their
     convolutions and view dense layer in bfloat16 (torch autocast; weights, gradients, Adam,
     heads and losses stay float32). About 1.6x faster training on CPUs with native bf16
-    (AMX or AVX512-BF16) or on GPUs, up to 4x slower on CPUs without it (a warning says
-    so); auto picks bf16 only where the hardware has it and a short probe is faster. The
+    (AMX or AVX512-BF16), up to 4x slower on CPUs without it (a warning says so), and
+    slower on an H200 GPU at Battle's batch sizes (0.85x); auto picks bf16 only where the
+    hardware has it and a short probe on the run's device is faster. The
     Q-values differ from fp32 in about the fourth significant digit, and learning is not the
     same run: fp32 stays the default so that a seed gives the same run on every CPU
     (docs/performance.md). No effect on the vector-observation networks."""
