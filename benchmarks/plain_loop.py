@@ -8,12 +8,13 @@ mfmarl's Battle), one Q-network of the same layers as mfmarl's (two 3x3 convolut
 dense view layer, a feature layer, a two-layer ā stream, a 128-64 head), red acting with it
 and blue with a frozen copy, Boltzmann sampling with the same ε and β schedules, a replay of
 80,000 agent-transitions in numpy arrays (observation and next observation stored as they
-come), and after the first 1,000 transitions one batch-64 update per environment step:
-default Adam, the mean field target ``r + γ Σ_a π(a|s', ā') Q⁻(s', a, ā')``, gradient
-clipping at 10 and a soft target update (τ = 0.005). ā is the mean one-hot action of the
-agent's living team. With ``--device cuda`` the networks live on the GPU and each batch and
-each acting step's observations are copied there (the replay stays in numpy). Prints one
-JSON list: per episode its seconds and steps.
+come, copied out of the engine, which refills the same buffers at every call), and after the
+first 1,000 transitions one batch-64 update per environment step: default Adam, the mean
+field target ``r + γ Σ_a π(a|s', ā') Q⁻(s', a, ā')``, gradient clipping at 10 and a soft
+target update (τ = 0.005). ā is the mean one-hot action of the agent's living team. With
+``--device cuda`` the networks live on the GPU and each batch and each acting step's
+observations are copied there (the replay stays in numpy). Prints one JSON list: per episode
+its seconds and steps.
 """
 
 from __future__ import annotations
@@ -152,7 +153,8 @@ def train(episodes: int, device: str = "cpu") -> list[dict[str, float]]:
             beta, eps = schedule(BETA, steps_total), schedule(EPSILON, steps_total)
             obs, chosen = {}, {}
             for h, model in ((red, net), (blue, opponent)):
-                obs[h.value] = engine.get_observation(h)
+                # copied: the engine refills (and resizes) the same buffers at every call
+                obs[h.value] = tuple(np.copy(x) for x in engine.get_observation(h))
                 v, f = obs[h.value]
                 chosen[h.value] = act(model, v, f, mean[h.value], beta, eps, rng)
                 engine.set_action(h, chosen[h.value].astype(np.int32))
