@@ -15,7 +15,7 @@ from mfmarl.networks import ViewEncoder, precision
 
 @pytest.fixture(autouse=True)
 def _fresh_caches() -> None:
-    for cached in (precision.cpu_flags, precision.bf16_pays, precision._warn_emulated):
+    for cached in (precision.cpu_flags, precision.probe_bf16, precision._warn_emulated):
         cached.cache_clear()
 
 
@@ -30,10 +30,10 @@ def test_auto_takes_bf16_only_with_native_support_and_a_faster_probe(
 ) -> None:
     _cpu(monkeypatch, {"avx2", "amx_bf16"}, fp32=1.0, bf16=0.6)
     assert precision.resolve_precision("auto") == "bf16"
-    precision.bf16_pays.cache_clear()
+    precision.probe_bf16.cache_clear()
     _cpu(monkeypatch, {"avx2", "amx_bf16"}, fp32=1.0, bf16=0.95)  # native, not 10% faster
     assert precision.resolve_precision("auto") == "fp32"
-    precision.bf16_pays.cache_clear()
+    precision.probe_bf16.cache_clear()
     _cpu(monkeypatch, {"avx2", "fma"}, fp32=1.0, bf16=0.1)  # emulated: never probed for
     assert precision.resolve_precision("auto") == "fp32"
     assert precision.resolve_precision("fp32") == "fp32"
@@ -81,8 +81,27 @@ def test_auto_on_a_gpu_probes_too(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(precision, "_probe_seconds", probe)
     assert precision.resolve_precision("auto", "cuda") == "fp32"
     assert asked == ["cuda", "cuda"]
-    precision.bf16_pays.cache_clear()
+    precision.probe_bf16.cache_clear()
     monkeypatch.setattr(
         precision, "_probe_seconds", lambda dtype, device: {None: 1.0}.get(dtype, 0.5)
     )
     assert precision.resolve_precision("auto", "cuda:0") == "bf16"
+
+
+def test_auto_choice_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    _cpu(monkeypatch, {"amx_bf16"}, fp32=0.0146, bf16=0.0089)
+    assert precision.auto_choice("cpu") == ("bf16", "probe on cpu: fp32 14.6 ms, bf16 8.9 ms")
+    _cpu(monkeypatch, {"avx2"}, fp32=1.0, bf16=0.1)
+    assert precision.auto_choice("cpu") == ("fp32", "no native bfloat16 on this cpu")
+
+
+def test_a_pinned_choice_holds_inside_its_block_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    _cpu(monkeypatch, {"amx_bf16"}, fp32=1.0, bf16=0.5)  # the probe says bf16
+    with precision.pinned_auto("fp32", "cpu"):
+        assert precision.auto_choice("cpu") == ("fp32", "as the run started")
+        assert precision.resolve_precision("auto", torch.device("cpu")) == "fp32"
+        assert ViewEncoder((13, 13, 7), 34, precision="auto").precision == "fp32"
+    assert precision.resolve_precision("auto") == "bf16"
+    with pytest.raises(ConfigError):
+        with precision.pinned_auto("auto"):
+            pass

@@ -229,7 +229,7 @@ def train_and_report(spec: Any, session: Any, args: argparse.Namespace, threads:
     """Train the checked ``spec`` (its ``session`` built) into ``--out`` with evaluation
     during training, on ``threads`` torch threads (0: the fastest count a probe of the
     session's networks measures, printed), and print the summary."""
-    from mfmarl.training.run import train_run
+    from mfmarl.training.run import auto_precision, train_run
     from mfmarl.training.rundir import RUN_OUTPUTS, prepare_run_dir
     from mfmarl.training.threads import resolve_threads
 
@@ -243,6 +243,9 @@ def train_and_report(spec: Any, session: Any, args: argparse.Namespace, threads:
     )
     if choice.seconds:
         print(f"torch threads: {choice.describe()}", flush=True)
+    precision = auto_precision(spec, session)
+    if precision is not None:
+        print(f"precision: {precision[0]} (auto, {precision[1]})", flush=True)
     summary = train_run(
         spec,
         out,

@@ -12,12 +12,16 @@ explicit ``bf16`` on a CPU without native support is kept, with a warning.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
+
+from mfmarl.core.errors import require_choice
 
 log = logging.getLogger(__name__)
 
@@ -67,26 +71,62 @@ def _probe_seconds(
     return best
 
 
+_pinned: dict[str, str] = {}
+"""``auto``'s decision fixed per device (:func:`pinned_auto`: a resumed run keeps its own)."""
+
+
+def _device_key(device: str | torch.device) -> str:
+    return str(torch.device(device))
+
+
 @functools.cache
-def bf16_pays(device: str = "cpu") -> bool:
-    """Native bf16 on ``device`` (``cpu``, ``cuda`` or ``cuda:N``), and the probe at least
-    10% faster than fp32 there (measured once per process and device)."""
-    if not native_bf16(device):
-        return False
+def probe_bf16(device: str = "cpu") -> tuple[float, float]:
+    """``(fp32, bf16)`` seconds of :func:`_probe_seconds` on ``device``, measured once per
+    process and device."""
     fp32 = _probe_seconds(None, device=device)
     bf16 = _probe_seconds(torch.bfloat16, device=device)
     log.info("precision probe on %s: fp32 %.2f ms, bf16 %.2f ms", device, 1e3 * fp32, 1e3 * bf16)
-    return bf16 < 0.9 * fp32
+    return fp32, bf16
+
+
+def auto_choice(device: str | torch.device = "cpu") -> tuple[str, str]:
+    """What ``auto`` picks on ``device`` and why, e.g. ``("bf16", "probe on cpu: fp32 14.6
+    ms, bf16 8.9 ms")``: bf16 only with native support and a probe at least 10% faster."""
+    key = _device_key(device)
+    if key in _pinned:
+        return _pinned[key], "as the run started"
+    if not native_bf16(key):
+        return "fp32", f"no native bfloat16 on this {torch.device(key).type}"
+    fp32, bf16 = probe_bf16(key)
+    why = f"probe on {key}: fp32 {1e3 * fp32:.1f} ms, bf16 {1e3 * bf16:.1f} ms"
+    return ("bf16" if bf16 < 0.9 * fp32 else "fp32"), why
+
+
+@contextlib.contextmanager
+def pinned_auto(choice: str, device: str | torch.device = "cpu") -> Iterator[None]:
+    """Within the block, ``auto`` resolves to ``choice`` on ``device`` without probing (a
+    resumed run continues in the arithmetic it started with, on any machine)."""
+    require_choice("precision", choice, ("fp32", "bf16"))
+    key = _device_key(device)
+    before = _pinned.get(key)
+    _pinned[key] = choice
+    try:
+        yield
+    finally:
+        if before is None:
+            del _pinned[key]
+        else:
+            _pinned[key] = before
 
 
 def resolve_precision(precision: str, device: str | torch.device = "cpu") -> str:
-    """``fp32`` or ``bf16`` for the networks: ``auto`` resolved for ``device``; an explicit
-    ``bf16`` where the hardware lacks it is kept, with a warning."""
-    kind = torch.device(device).type
+    """``fp32`` or ``bf16`` for the networks: ``auto`` resolved for ``device``
+    (:func:`auto_choice`); an explicit ``bf16`` where the hardware lacks it is kept, with a
+    warning."""
     if precision == "auto":
-        return "bf16" if bf16_pays(str(torch.device(device))) else "fp32"
+        return auto_choice(device)[0]
     if precision == "bf16" and not native_bf16(device):
-        _warn_emulated(kind)
+        _warn_emulated(torch.device(device).type)
     return precision
 
 

@@ -18,6 +18,7 @@ dropped and logged again.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
@@ -36,6 +37,7 @@ from mfmarl import __version__
 from mfmarl.algorithms import Learner, Policy, make_learner
 from mfmarl.core.errors import ConfigError, require
 from mfmarl.envs.base import MultiGroupEnv
+from mfmarl.networks.precision import auto_choice, pinned_auto
 from mfmarl.training.checkpoint import load_into, load_run_checkpoint, save_run_checkpoint
 from mfmarl.training.logger import MetricsLogger, read_metrics, truncate_metrics
 from mfmarl.training.loop import seed_everything, train
@@ -306,6 +308,7 @@ def train_run(
             "groups": [dataclasses.asdict(g) for g in session.env.groups],
             "mfmarl_version": __version__,
             "torch_threads": torch.get_num_threads(),
+            "auto_precision": _auto_precision_choice(spec, session),
             "command": list(command) if command is not None else None,
         }
         write_json_atomic(out / "config.json", record)
@@ -419,6 +422,22 @@ def _restore(path: Path, session: Session) -> tuple[int, np.random.Generator]:
     return start, rng
 
 
+def auto_precision(spec: RunSpec, session: Session) -> tuple[str, str] | None:
+    """``(choice, why)`` of ``precision="auto"`` on the session's device
+    (:func:`~mfmarl.networks.precision.auto_choice`); None when no learner asks for auto or
+    none has grid-view networks, where precision changes nothing."""
+    uses_auto = any(
+        spec.algorithms[name].precision == "auto" and learner.view_shape is not None
+        for name, learner in session.learners.items()
+    )
+    return auto_choice(session.device) if uses_auto else None
+
+
+def _auto_precision_choice(spec: RunSpec, session: Session) -> str | None:
+    chosen = auto_precision(spec, session)
+    return chosen[0] if chosen else None
+
+
 def read_run_spec(out: str | Path) -> RunSpec:
     """The RunSpec recorded in a run directory's ``config.json``."""
     where = Path(out)
@@ -437,15 +456,23 @@ def resume_run(
     load_frozen: FrozenLoader | None = None,
     evaluator: Evaluator | None = None,
 ) -> RunSummary:
-    """Continue the run in ``out_dir`` with the config recorded there."""
+    """Continue the run in ``out_dir`` with the config recorded there (``precision="auto"``
+    in the arithmetic the run started with, whatever this machine's probe says)."""
     spec = read_run_spec(out_dir)
-    return train_run(
-        spec,
-        out_dir,
-        progress,
-        should_stop=should_stop,
-        resume=True,
-        trust_env=trust_env,
-        load_frozen=load_frozen,
-        evaluator=evaluator,
+    recorded = read_json(Path(out_dir) / "config.json").get("auto_precision")
+    keep = (
+        pinned_auto(recorded, resolve_device(spec.train.device))
+        if recorded in ("fp32", "bf16")
+        else contextlib.nullcontext()
     )
+    with keep:
+        return train_run(
+            spec,
+            out_dir,
+            progress,
+            should_stop=should_stop,
+            resume=True,
+            trust_env=trust_env,
+            load_frozen=load_frozen,
+            evaluator=evaluator,
+        )
