@@ -24,15 +24,17 @@ from mfmarl.experiments.battle.runs import (
 EXPERIMENT = "battle"
 BUILTINS = ("random", "attack-nearest")
 EPISODE_SECONDS = {
-    "quick": {"mfq": 2.5, "iql": 2.5, "mfac": 4.0, "iac": 4.0},
+    "quick": {"mfq": 1.3, "iql": 1.3, "mfac": 1.6, "iac": 1.6},
     "medium": {"mfq": 2.8, "iql": 2.7, "mfac": 3.3, "iac": 3.5},
     "paper": {"mfq": 15.5, "iql": 15.5, "mfac": 25.0, "iac": 25.0},
 }
-"""Seconds per training episode on one core of the 2-core development machine, at each
-preset's map and episode length: measured (MF-Q) or extrapolated (×1.6 for the actor-critics)
-for full-length episodes at quick and paper; at medium, measured over the whole runs of
-``reproduce battle --scale medium --seeds 2`` (2026-12-04, two runs at a time: 2.7-3.6 s per
-episode), where episodes end early once the armies fight."""
+"""Seconds per training episode on one core of the 2-core development machine, averaged over
+whole runs, where episodes end early once the armies fight: at quick from ``reproduce battle
+--scale quick --seeds 2`` (b1fa1a0, 34.2 min in all: 348-621 s per run, 1.4 s per episode on
+average; split between the Q-learners and the actor-critics as at medium), at medium from
+``--scale medium --seeds 2`` (2026-12-04, two runs at a time: 2.7-3.6 s per episode). At
+paper: measured (MF-Q) or extrapolated (×1.6 for the actor-critics) for full-length
+episodes, an upper bound."""
 ROUND_SECONDS = {"quick": 0.3, "medium": 0.35, "paper": 0.35}
 """Seconds per tournament round between trained players at each preset, measured: at quick,
 and at medium (900 rounds of ten 64 v 64 players in about 150 s on 2 workers: trained armies
