@@ -8,7 +8,9 @@ against PettingZoo at 64 v 64 (and the Battle experiment's mirrored env against 
 engine), the acting overhead, learning against a bare torch loop (the lower of MF-Q and
 MF-AC), the growth exponents (mean action: the larger of team and radius) and the compact
 replay's peak bytes per stored agent-transition; then evaluation's step against training's
-acting step, and the MF-Q paper episode against the same-run plain loop.
+acting step, the MF-Q paper episode against the same-run plain loop, and (from
+profile_mfq_cpu.json) the share of that episode's step spent in the update and acting,
+the network passes that both loops do.
 """
 
 from __future__ import annotations
@@ -48,6 +50,10 @@ def main() -> dict:
             summary["mfq_episode_vs_plain_loop_2_threads"] = vs_plain.get(
                 "after fp32, 2 threads", min(both)
             )
+    if (RESULTS / "profile_mfq_cpu.json").is_file():  # what the episode's time goes to
+        phases = load("profile_mfq_cpu")["ms_per_step"]
+        step = sum(phases.values())
+        summary["mfq_update_and_acting_share"] = (phases["update"] + phases["acting"]) / step
     goals = {
         "adapter_vs_raw": ">= 0.9",
         "adapter_vs_pettingzoo": ">= 2",
@@ -59,6 +65,7 @@ def main() -> dict:
         "replay_bytes_per_agent_transition": "(uint8 0/1 columns)",
         "evaluation_vs_acting": "<= 1",
         "mfq_episode_vs_plain_loop_2_threads": ">= 2",
+        "mfq_update_and_acting_share": "(the networks' share of a step, 2 threads)",
     }
     print(table(["figure", "value", "goal"], [[k, v, goals[k]] for k, v in summary.items()]))
     path = RESULTS / "summary.json"
