@@ -105,3 +105,14 @@ def test_a_pinned_choice_holds_inside_its_block_only(monkeypatch: pytest.MonkeyP
     with pytest.raises(ConfigError):
         with precision.pinned_auto("auto"):
             pass
+
+
+def test_a_pinned_bf16_on_a_cpu_without_it_warns(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A run that started in bf16 on an AMX machine and resumes on one without native bf16
+    keeps its arithmetic, and says that it will be slow."""
+    _cpu(monkeypatch, {"avx2"}, fp32=1.0, bf16=4.0)
+    with caplog.at_level(logging.WARNING), precision.pinned_auto("bf16"):
+        assert precision.resolve_precision("auto") == "bf16"
+    assert "without native bfloat16" in caplog.text

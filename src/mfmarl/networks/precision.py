@@ -94,6 +94,8 @@ def auto_choice(device: str | torch.device = "cpu") -> tuple[str, str]:
     ms, bf16 8.9 ms")``: bf16 only with native support and a probe at least 10% faster."""
     key = _device_key(device)
     if key in _pinned:
+        if _pinned[key] == "bf16" and not native_bf16(key):
+            _warn_emulated(torch.device(key).type)  # kept, but slow here
         return _pinned[key], "as the run started"
     if not native_bf16(key):
         return "fp32", f"no native bfloat16 on this {torch.device(key).type}"
