@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> dict:
         schedule = torch.profiler.schedule(wait=wait, warmup=5, active=args.kernels, repeat=1)
         profiler = torch.profiler.profile(activities=activities, schedule=schedule)
 
-    env_step, steps = session.env.step, 0
+    env_step, steps = clock.wrap("environment", session.env.step), 0
 
     def step(actions: Any) -> Any:
         nonlocal steps
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> dict:
         clock.on = steps > (args.episodes - 1) * STEPS  # the last episode only
         if profiler is not None:
             profiler.step()
-        return clock.wrap("environment", env_step)(actions)
+        return env_step(actions)
 
     session.env.step = step  # type: ignore[method-assign]
     loop.act_together = clock.wrap("acting", loop.act_together)  # type: ignore[assignment]
