@@ -74,6 +74,24 @@ def test_resume_runs_on_the_thread_count_the_run_started_with(tmp_path: Path) ->
         torch.set_num_threads(before)
 
 
+def test_resume_with_no_valid_recorded_thread_count_runs_on_one(tmp_path: Path) -> None:
+    import torch
+
+    out = tmp_path / "run"
+    assert main(["train", "gaussian-squeeze", *TINY, "--out", str(out), "--no-progress"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    before = torch.get_num_threads()
+    try:
+        for bad in (True, "3", 0, 1.5, None):
+            config["torch_threads"] = bad
+            (out / "config.json").write_text(json.dumps(config))
+            torch.set_num_threads(2)
+            assert main(["resume", str(out), "--no-progress"]) == 0
+            assert torch.get_num_threads() == 1, bad
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_reproduce_writes_results_report_and_plots(tmp_path: Path) -> None:
     out = tmp_path / "repro"
     proc = mfmarl(

@@ -46,6 +46,8 @@ def test_explicit_bf16_without_native_support_warns_and_is_kept(
     with caplog.at_level(logging.WARNING):
         assert precision.resolve_precision("bf16") == "bf16"
     assert "without native bfloat16" in caplog.text and "auto" in caplog.text
+    assert "bf16 4000.0 ms against fp32 1000.0 ms" in caplog.text  # the probe's figures
+    assert "4.0x slower" in caplog.text
     caplog.clear()
     _cpu(monkeypatch, {"avx512_bf16"}, fp32=1.0, bf16=0.5)
     precision._warn_emulated.cache_clear()
@@ -115,4 +117,9 @@ def test_a_pinned_bf16_on_a_cpu_without_it_warns(
     _cpu(monkeypatch, {"avx2"}, fp32=1.0, bf16=4.0)
     with caplog.at_level(logging.WARNING), precision.pinned_auto("bf16"):
         assert precision.resolve_precision("auto") == "bf16"
-    assert "without native bfloat16" in caplog.text
+    assert "without native bfloat16" in caplog.text and "4.0x slower" in caplog.text
+
+
+def test_the_warning_says_faster_when_the_probe_finds_emulated_bf16_faster() -> None:
+    assert precision._relative(bf16=0.5, fp32=0.7) == "1.4x faster"
+    assert precision._relative(bf16=0.7, fp32=0.7) == "1.0x slower"

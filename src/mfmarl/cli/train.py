@@ -348,20 +348,19 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 def _resume(out: Path, args: argparse.Namespace) -> int:
     import torch
 
-    from mfmarl.training.run import read_run_spec, resume_run
-    from mfmarl.training.rundir import read_json
+    from mfmarl.training.run import read_run_record, resume_run
     from mfmarl.training.threads import MAX_THREADS
 
     if not (out / "config.json").is_file():
         raise ConfigError(f"resume {out}: no training run there (config.json missing)")
-    spec = read_run_spec(out)
+    record = read_run_record(out)
+    spec = record.spec
     given_env = getattr(args, "confirm_env", None)
     trust = given_env is not None and given_env == spec.env.factory
     if given_env is not None and not trust:
         raise ConfigError(f"--env {given_env}: the run was trained on {spec.env.factory}")
-    threads = read_json(out / "config.json").get("torch_threads")  # as the run started
-    valid = isinstance(threads, int) and 1 <= threads <= MAX_THREADS
-    torch.set_num_threads(threads if valid else 1)
+    threads = record.torch_threads  # as the run started
+    torch.set_num_threads(threads if threads is not None and threads <= MAX_THREADS else 1)
     summary = resume_run(
         out,
         args.progress,
@@ -369,6 +368,7 @@ def _resume(out: Path, args: argparse.Namespace) -> int:
         trust_env=trust,
         load_frozen=frozen_loader(),
         evaluator=_evaluator(),
+        record=record,
     )
     _report(summary, out)
     return 0

@@ -438,14 +438,40 @@ def _auto_precision_choice(spec: RunSpec, session: Session) -> str | None:
     return chosen[0] if chosen else None
 
 
-def read_run_spec(out: str | Path) -> RunSpec:
-    """The RunSpec recorded in a run directory's ``config.json``."""
+@dataclass(frozen=True)
+class RunRecord:
+    """What a run directory's ``config.json`` records: the spec and how the run started."""
+
+    spec: RunSpec
+    torch_threads: int | None
+    """Torch CPU threads the run started with (None where the record has no valid count)."""
+    auto_precision: str | None
+    """What ``precision="auto"`` resolved to when the run started (None: no learner used
+    auto on grid views)."""
+
+
+def read_run_record(out: str | Path) -> RunRecord:
+    """The :class:`RunRecord` in a run directory's ``config.json``, read once."""
     where = Path(out)
     data = read_json(where / "config.json")
     try:
-        return RunSpec.from_dict(data)
+        spec = RunSpec.from_dict(data)
     except ConfigError as exc:
         raise ConfigError(f"{where}/config.json: {exc}") from exc
+    threads = data.get("torch_threads")
+    precision = data.get("auto_precision")
+    return RunRecord(
+        spec,
+        threads
+        if isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1
+        else None,
+        precision if precision in ("fp32", "bf16") else None,
+    )
+
+
+def read_run_spec(out: str | Path) -> RunSpec:
+    """The RunSpec recorded in a run directory's ``config.json``."""
+    return read_run_record(out).spec
 
 
 def resume_run(
@@ -455,14 +481,16 @@ def resume_run(
     trust_env: bool = False,
     load_frozen: FrozenLoader | None = None,
     evaluator: Evaluator | None = None,
+    record: RunRecord | None = None,
 ) -> RunSummary:
     """Continue the run in ``out_dir`` with the config recorded there (``precision="auto"``
-    in the arithmetic the run started with, whatever this machine's probe says)."""
-    spec = read_run_spec(out_dir)
-    recorded = read_json(Path(out_dir) / "config.json").get("auto_precision")
+    in the arithmetic the run started with, whatever this machine's probe says); ``record``
+    is that directory's :func:`read_run_record` where the caller has read it already."""
+    record = record if record is not None else read_run_record(out_dir)
+    spec = record.spec
     keep = (
-        pinned_auto(recorded, resolve_device(spec.train.device))
-        if recorded in ("fp32", "bf16")
+        pinned_auto(record.auto_precision, resolve_device(spec.train.device))
+        if record.auto_precision is not None
         else contextlib.nullcontext()
     )
     with keep:
