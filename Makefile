@@ -55,7 +55,7 @@ bench: $(STAMP)
 	$(BENCH) benchmarks/acting.py
 	$(BENCH) benchmarks/learning.py
 	$(BENCH) benchmarks/scale.py
-	$(BENCH) benchmarks/episode.py --algo mfq --variants fp32:2 bf16:2
+	$(BENCH) benchmarks/episode.py --algo mfq --variants fp32:2 bf16:2 auto:2
 	$(BENCH) benchmarks/episode.py --algo mfac
 	$(BENCH) benchmarks/profile_episode.py --threads 2 --kernels 20
 	$(BENCH) benchmarks/summary.py

@@ -121,7 +121,9 @@ def battle_session(
     from mfmarl.training.run import build_session
 
     preset_battle, algo_config, train_config = battle_preset(algo, "paper")
-    algo_config = dataclasses.replace(algo_config, **(algo_overrides or {}))
+    # fp32 unless asked: the benchmarks compare with fp32 baselines (raw engine, bare torch)
+    overrides = {"precision": "fp32", **(algo_overrides or {})}
+    algo_config = dataclasses.replace(algo_config, **overrides)
     train_config = dataclasses.replace(train_config, device="cpu", **train)
     spec = battle_spec(battle or preset_battle, algo_config, train_config)
     session = build_session(spec)

@@ -11,9 +11,10 @@ run). "before" is the same script run on the sources of ``--before-rev`` (the co
 the performance work), "after" on this checkout; runs alternate, and the best of
 ``--repeats`` is kept. "before" and "after" use one torch thread and fp32; ``--variants``
 (``precision:threads``) adds runs of this checkout with other settings, alternating with the
-rest: two threads use both cores of an otherwise idle machine, and bf16 is the opt-in
-``--precision bf16`` (a bfloat16 view encoder; not the default, as it changes the
-arithmetic). Writes ``benchmarks/results/episode_<algo>.json``.
+rest: two threads use both cores of an otherwise idle machine, bf16 is ``--precision bf16``
+(a bfloat16 view encoder) and auto the default, which probes and takes bf16 only where the
+hardware has it and it measures faster (each run records what it resolved to). Writes
+``benchmarks/results/episode_<algo>.json``.
 
 ``--device cuda`` runs mfmarl and the plain loop with their networks on the GPU (the
 environment, the replay and ``--threads`` stay on the CPU), skips "before" (whose sources
@@ -55,12 +56,12 @@ try:  # this checkout: the one training loop
     from mfmarl.training.loop import train as train_loop
     from mfmarl.training.run import build_session
     battle, algo_config, train = battle_preset(algo, "paper")
-    if precision != "fp32":
-        algo_config = dataclasses.replace(algo_config, precision=precision)
+    algo_config = dataclasses.replace(algo_config, precision=precision)  # auto: as a user's
     train = dataclasses.replace(train, episodes=episodes, device=device)
     spec = battle_spec(battle, algo_config, train)
     s = build_session(spec)
     metrics = train_loop(s.env, s.roles, s.learners, s.rules, spec.train)
+    resolved = next(iter(s.learners.values())).precision
 except ImportError:  # older sources (the "before" revision)
     from mfmarl.algorithms import make_learner
     from mfmarl.envs.battle import BattleEnv
@@ -73,8 +74,9 @@ except ImportError:  # older sources (the "before" revision)
     learner = make_learner(algo_config, battle_obs_dim(env), env.n_actions, env.n_max, "cpu",
                            0, view_shape=env.view_shape)
     metrics = train_battle(env, learner, train)
-out = [{"seconds": m["time/episode_seconds"], "steps": m["charts/episode_length"]}
-       for m in metrics]
+    resolved = precision
+out = [{"seconds": m["time/episode_seconds"], "steps": m["charts/episode_length"],
+        "precision": resolved} for m in metrics]
 print(json.dumps(out))
 """
 
@@ -146,7 +148,7 @@ def main(argv: list[str] | None = None) -> dict:
         nargs="*",
         default=[],
         metavar="PRECISION:THREADS",
-        help="more runs of this checkout, e.g. fp32:2 bf16:1 bf16:2",
+        help="more runs of this checkout, e.g. fp32:2 bf16:1 bf16:2 auto:2 (auto: the default)",
     )
     parser.add_argument(
         "--device",
@@ -225,6 +227,7 @@ def main(argv: list[str] | None = None) -> dict:
         "projected_hours_2000_episodes": {k: v * PAPER_EPISODES / 3600 for k, v in best.items()},
         "speedup": best["before"] / best["after"] if "before" in best else None,
         "speedup_vs_plain_loop": vs_plain,
+        "resolved_precision": {k: v[-1][-1].get("precision") for k, v in runs.items() if v},
         "plain_loop_seconds": {str(t): v for t, v in plain.items()},
         "runs": runs,
     }

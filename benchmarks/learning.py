@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import functools
 import time
 
@@ -61,6 +62,7 @@ def learner_for(algo: str, env: MAgent2Env) -> Learner:
     from mfmarl.experiments.battle.preset import battle_preset
 
     _, algo_config, _ = battle_preset(algo, "paper")
+    algo_config = dataclasses.replace(algo_config, precision="fp32")  # as the bare torch loop
     spec = env.groups[0]
     return make_learner(
         algo_config, spec.obs_dim, spec.n_actions, spec.n_slots, view_shape=spec.view_shape

@@ -3,10 +3,12 @@ from the tournament, the report and plots, and bad input."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from mfmarl.cli import main
 
@@ -155,3 +157,49 @@ def test_quick_reproduction_beats_random(tmp_path: Path) -> None:
     assert results["seconds"] < 45 * 60
     assert set(results["vs_random"]) == {"mfq", "mfac", "iql", "iac"}
     assert all(rate >= 0.8 for rate in results["vs_random"].values()), results["vs_random"]
+
+
+def test_a_reproduction_resolves_auto_precision_once_for_all_its_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One probe, in the parent, decides every run's arithmetic (a probe per worker, timed
+    beside the others' training, could split the runs); each run records it, the report
+    states it, and a resumed reproduction keeps it where a new probe would say otherwise."""
+    from mfmarl.networks import precision
+
+    probes: list[str] = []
+
+    def machine(bf16: float) -> None:
+        precision.probe_bf16.cache_clear()
+        monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"amx_bf16"}))
+        seconds = {None: 0.010, torch.bfloat16: bf16}
+
+        def probe(dtype: torch.dtype | None, device: str) -> float:
+            probes.append(device)
+            return seconds[dtype]
+
+        monkeypatch.setattr(precision, "_probe_seconds", probe)
+
+    out = tmp_path / "r"
+    args = ["reproduce", "battle", *TINY, "--algos", "mfq", "iac", "--workers", "1"]
+    args += ["--resamples", "20", "--out", str(out), "--no-progress"]
+    machine(bf16=0.005)
+    assert main(args) == 0
+    assert probes == ["cpu", "cpu"]  # fp32 and bf16, once
+    for run in ("mfq_s0", "iac_s0"):
+        assert json.loads((out / "runs" / run / "config.json").read_text())["auto_precision"] == (
+            "bf16"
+        )
+    report = (out / "report.md").read_text()
+    assert "| arithmetic |" in report and report.count("bf16 (auto), 1 thread") == 2
+    # a resumed run keeps what it recorded, whatever the reproduction's new probe says
+    from mfmarl.experiments.battle.plan import BattleExperiment, plan_runs
+    from mfmarl.experiments.battle.runs import _run_precision
+
+    job = plan_runs(BattleExperiment(algos=("iac",)), out)[0]
+    now_fp32 = dataclasses.replace(job, auto_precision="fp32")
+    assert _run_precision(now_fp32, Path(job.out_dir), "cpu", resume=True) == "bf16"
+    assert _run_precision(now_fp32, Path(job.out_dir), "cpu", resume=False) == "fp32"
+    monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"avx2"}))  # a remote worker
+    bf16 = dataclasses.replace(job, auto_precision="bf16")
+    assert _run_precision(bf16, tmp_path / "new", "cpu", resume=True) == "fp32"

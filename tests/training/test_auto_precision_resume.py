@@ -67,8 +67,30 @@ def test_fp32_runs_print_and_record_no_auto_choice(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run = tmp_path / "run"
-    assert (
-        main(["train", "battle", "--algo", "mfq", *TINY, "--episodes", "1", "--out", str(run)]) == 0
-    )
+    args = ["train", "battle", "--algo", "mfq", "--precision", "fp32", *TINY]
+    assert main([*args, "--episodes", "1", "--out", str(run)]) == 0
     assert "precision:" not in capsys.readouterr().out
     assert json.loads((run / "config.json").read_text())["auto_precision"] is None
+
+
+def test_the_default_is_auto_and_a_trained_player_plays_in_its_recorded_arithmetic(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --precision the run probes (auto); its checkpoint records the arithmetic, and
+    a player loaded from it is rebuilt in that arithmetic without probing again."""
+    from mfmarl.evaluation.players import load_player
+
+    run = tmp_path / "run"
+    _machine(monkeypatch, fp32=0.010, bf16=0.005)
+    args = ["train", "battle", "--algo", "mfq", *TINY, "--episodes", "1", "--out", str(run)]
+    assert main(args) == 0
+    assert "precision: bf16 (auto, probe on cpu" in capsys.readouterr().out
+    assert json.loads((run / "config.json").read_text())["auto_precision"] == "bf16"
+    _machine(monkeypatch, fp32=0.010, bf16=0.050)  # this process's probe would now say fp32
+    built = _built_precisions(monkeypatch)
+    player = load_player(str(run))
+    assert set(built) == {"bf16"} and player.learners["red"].precision == "bf16"
+    monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"avx2"}))  # no native bf16
+    built.clear()
+    assert load_player(str(run)).learners["red"].precision == "fp32"
+    assert set(built) == {"fp32"}

@@ -123,3 +123,50 @@ def test_a_pinned_bf16_on_a_cpu_without_it_warns(
 def test_the_warning_says_faster_when_the_probe_finds_emulated_bf16_faster() -> None:
     assert precision._relative(bf16=0.5, fp32=0.7) == "1.4x faster"
     assert precision._relative(bf16=0.7, fp32=0.7) == "1.0x slower"
+
+
+def test_auto_is_the_default() -> None:
+    assert AlgorithmConfig().precision == "auto"
+
+
+def test_the_probe_leaves_torchs_random_state_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The probe runs inside the first learner's construction; a seeded learner must be
+    initialised alike whether or not its process probed before (measured before the fix: the
+    first of two seed-3 learners built with auto differed from the second)."""
+    monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"amx_bf16"}))
+    torch.manual_seed(5)
+    expected = torch.rand(4)
+    torch.manual_seed(5)
+    precision.probe_bf16("cpu")  # a real probe: it seeds and draws inputs of its own
+    assert torch.equal(torch.rand(4), expected)
+
+
+@pytest.mark.parametrize(
+    ("saved", "flags", "expected"),
+    [
+        ("fp32", {"amx_bf16"}, "fp32"),
+        ("bf16", {"amx_bf16"}, "bf16"),
+        ("bf16", {"avx2"}, "fp32"),  # no native bf16 here: emulated, it would be slow
+        ("fp32", {"avx2"}, "fp32"),
+        (None, {"amx_bf16"}, None),  # a record written before precision was saved
+        ("fp16", {"amx_bf16"}, None),
+    ],
+)
+def test_a_saved_learner_is_rebuilt_in_its_recorded_arithmetic(
+    monkeypatch: pytest.MonkeyPatch, saved: str | None, flags: set[str], expected: str | None
+) -> None:
+    from mfmarl.training.checkpoint import recorded_precision
+
+    _cpu(monkeypatch, flags, fp32=1.0, bf16=1.0)
+    assert recorded_precision({"precision": saved}) == expected
+
+
+def test_an_explicit_bf16_on_a_cpu_without_it_measures_its_cost_for_real(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The warning's probe, not mocked: building its bf16 encoder must not warn again (it
+    recursed without end before the fix, on exactly the CPUs the warning is for)."""
+    monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"avx2"}))
+    with caplog.at_level(logging.WARNING):
+        assert ViewEncoder((13, 13, 7), 34, precision="bf16").precision == "bf16"
+    assert caplog.text.count("without native bfloat16") == 1 and " ms against fp32 " in caplog.text

@@ -31,6 +31,7 @@ from mfmarl.core.errors import MAX_AGENTS, MAX_FEATURES, MAX_WIDTH, require, req
 from mfmarl.core.policy import boltzmann_policy, softmax
 from mfmarl.core.schedules import ConstantSchedule, ExponentialSchedule, LinearSchedule, Schedule
 from mfmarl.networks import QNetwork, ViewQNetwork, resolve_precision
+from mfmarl.networks.view import ViewEncoder
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +168,16 @@ class Learner:
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         raise NotImplementedError
+
+    @property
+    def precision(self) -> str | None:
+        """The arithmetic its grid-view networks run in (``fp32`` or ``bf16``: ``auto``
+        resolved when they were built); None for vector-observation networks."""
+        for module in self.modules().values():
+            for sub in module.modules():
+                if isinstance(sub, ViewEncoder):
+                    return sub.precision
+        return None
 
     # -- acting ------------------------------------------------------------------------------
     def act(

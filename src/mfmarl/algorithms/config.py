@@ -121,16 +121,18 @@ class AlgorithmConfig:
     2002), which does not fade for actions the policy makes unlikely."""
     grad_clip: float = 10.0
     """Maximum global gradient norm per update (0 disables clipping)."""
-    precision: Literal["fp32", "bf16", "auto"] = "fp32"
+    precision: Literal["fp32", "bf16", "auto"] = "auto"
     """Arithmetic of the grid-view networks (Battle): fp32, or bf16 to run their
     convolutions and view dense layer in bfloat16 (torch autocast; weights, gradients, Adam,
-    heads and losses stay float32). About 1.6x faster training on CPUs with native bf16
-    (AMX or AVX512-BF16), up to 4x slower on CPUs without it (a warning says so), and
-    slower on an H200 GPU at Battle's batch sizes (0.85x); auto picks bf16 only where the
-    hardware has it and a short probe on the run's device is faster. The
-    Q-values differ from fp32 in about the fourth significant digit, and learning is not the
-    same run: fp32 stays the default so that a seed gives the same run on every CPU
-    (docs/performance.md). No effect on the vector-observation networks."""
+    heads and losses stay float32). Battle training 1.1-1.4x faster on CPUs with native
+    bf16 (AMX or AVX512-BF16), 4-7x slower on CPUs without it (a warning says so), and
+    slower on an H200 GPU at Battle's batch sizes (0.85x). auto (the default) picks bf16
+    only where the hardware has it and a short probe on the run's device is at least 10%
+    faster, fp32 elsewhere; config.json records the choice and a resumed run keeps it. The
+    Q-values differ from fp32 in about the fourth significant digit, so a seed gives the
+    same run only on machines that make the same choice (give fp32 to fix it); five quick
+    Battle seeds learned as well in bf16 as in fp32 (docs/battle.md). No effect on the
+    vector-observation networks."""
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -54,6 +54,7 @@ def export_learners(learners: dict[str, Learner], record: dict[str, Any], path: 
             "n_agents": learner.n_agents,
             "mean_action_dim": learner.mean_action_dim,
             "view_shape": list(learner.view_shape) if learner.view_shape else None,
+            "precision": learner.precision,
             "env_steps": int(learner.env_steps),
             "episodes": int(learner.episodes),
         }

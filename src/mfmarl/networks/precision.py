@@ -58,8 +58,8 @@ def _probe_seconds(
     from mfmarl.networks.view import ViewEncoder  # (view imports this module)
 
     torch.manual_seed(0)
-    precision = "fp32" if dtype is None else "bf16"
-    net = ViewEncoder((13, 13, 7), 34, precision=precision).to(device)
+    net = ViewEncoder((13, 13, 7), 34, precision="fp32").to(device)
+    net.precision = "fp32" if dtype is None else "bf16"  # (set, not resolved: no warning)
     x = torch.rand(batch, 1, 13 * 13 * 7 + 34, device=device)
     on_gpu = torch.device(device).type == "cuda"
     best = float("inf")
@@ -83,9 +83,14 @@ def _device_key(device: str | torch.device) -> str:
 @functools.cache
 def probe_bf16(device: str = "cpu") -> tuple[float, float]:
     """``(fp32, bf16)`` seconds of :func:`_probe_seconds` on ``device``, measured once per
-    process and device."""
-    fp32 = _probe_seconds(None, device=device)
-    bf16 = _probe_seconds(torch.bfloat16, device=device)
+    process and device. torch's random state is left as it was: the probe runs inside the
+    first learner's construction, whose seeded initialisation must not depend on whether
+    this process probed before."""
+    on_gpu = torch.device(device).type == "cuda" and torch.cuda.is_available()
+    gpus = [torch.device(device)] if on_gpu else []
+    with torch.random.fork_rng(devices=gpus):
+        fp32 = _probe_seconds(None, device=device)
+        bf16 = _probe_seconds(torch.bfloat16, device=device)
     log.info("precision probe on %s: fp32 %.2f ms, bf16 %.2f ms", device, 1e3 * fp32, 1e3 * bf16)
     return fp32, bf16
 
@@ -106,9 +111,13 @@ def auto_choice(device: str | torch.device = "cpu") -> tuple[str, str]:
 
 
 @contextlib.contextmanager
-def pinned_auto(choice: str, device: str | torch.device = "cpu") -> Iterator[None]:
+def pinned_auto(choice: str | None, device: str | torch.device = "cpu") -> Iterator[None]:
     """Within the block, ``auto`` resolves to ``choice`` on ``device`` without probing (a
-    resumed run continues in the arithmetic it started with, on any machine)."""
+    resumed run continues in the arithmetic it started with, on any machine); ``None``
+    pins nothing."""
+    if choice is None:
+        yield
+        return
     require_choice("precision", choice, ("fp32", "bf16"))
     key = _device_key(device)
     before = _pinned.get(key)

@@ -32,6 +32,7 @@ from safetensors.torch import save as safetensors_save
 from mfmarl import __version__
 from mfmarl.algorithms import AlgorithmConfig, Learner, make_learner
 from mfmarl.core.errors import MAX_STEPS, ConfigError
+from mfmarl.networks.precision import native_bf16, pinned_auto
 from mfmarl.training.checkpoint_format import (
     FORMAT_VERSION,
     LEARNER_PREFIX,
@@ -192,6 +193,7 @@ def write_learner(out: Path, learner: Learner, metadata: Mapping[str, Any] | Non
         "obs_dim": learner.obs_dim,
         "mean_action_dim": learner.mean_action_dim,
         "view_shape": list(learner.view_shape) if learner.view_shape is not None else None,
+        "precision": learner.precision,
         "env_steps": int(getattr(learner, "env_steps", 0)),
     }
     meta.update(metadata or {})
@@ -350,15 +352,28 @@ def learner_from_record(
         raise ConfigError(f"{where}: {exc}") from exc
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise ConfigError(f"{where}: {bad} ({first_line(exc)})") from exc
-    return make_learner(
-        config,
-        sizes["obs_dim"],
-        sizes["n_actions"],
-        sizes["n_agents"],
-        device=device,
-        view_shape=view_shape,
-        mean_action_dim=mean_action_dim,
-    )
+    with pinned_auto(recorded_precision(record, device), device):
+        return make_learner(
+            config,
+            sizes["obs_dim"],
+            sizes["n_actions"],
+            sizes["n_agents"],
+            device=device,
+            view_shape=view_shape,
+            mean_action_dim=mean_action_dim,
+        )
+
+
+def recorded_precision(record: Mapping[str, Any], device: str = "cpu") -> str | None:
+    """What ``precision="auto"`` resolves to for a learner rebuilt from ``record`` on
+    ``device``: the arithmetic it was saved in (the record's ``precision``), so that a trained
+    player plays alike in every process, without a timing probe; fp32 where that was bf16 and
+    ``device`` has no native bfloat16 (emulated, it would be several times slower). None
+    where the record has no valid choice (records written before it: auto probes)."""
+    saved = record.get("precision")
+    if saved not in ("fp32", "bf16"):
+        return None
+    return saved if saved == "fp32" or native_bf16(device) else "fp32"
 
 
 def learner_from_checkpoint(

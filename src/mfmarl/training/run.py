@@ -18,7 +18,6 @@ dropped and logged again.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import math
@@ -488,12 +487,7 @@ def resume_run(
     is that directory's :func:`read_run_record` where the caller has read it already."""
     record = record if record is not None else read_run_record(out_dir)
     spec = record.spec
-    keep = (
-        pinned_auto(record.auto_precision, resolve_device(spec.train.device))
-        if record.auto_precision is not None
-        else contextlib.nullcontext()
-    )
-    with keep:
+    with pinned_auto(record.auto_precision, resolve_device(spec.train.device)):
         return train_run(
             spec,
             out_dir,

@@ -14,6 +14,7 @@ import numpy as np
 
 from mfmarl import __version__
 from mfmarl.algorithms.base import ALGORITHM_NAMES
+from mfmarl.core.errors import ConfigError
 from mfmarl.evaluation.plots import Panel, plot_learning_curves
 from mfmarl.evaluation.ratings import Ratings, percentile_interval
 from mfmarl.evaluation.stats import wilson_interval
@@ -28,6 +29,7 @@ from mfmarl.experiments.battle.runs import (
 )
 from mfmarl.parallel.executor import TaskResult
 from mfmarl.training.logger import read_metrics
+from mfmarl.training.run import read_run_record
 
 PAPER_ORDER = ("mfq", "iql", "mfac", "iac")
 """The paper's ranking: MF-Q > IL > MF-AC > AC."""
@@ -230,6 +232,22 @@ def ordering_lines(view: AlgoView, algos: Sequence[str]) -> list[str]:
     return [summary, "", *lines]
 
 
+def run_arithmetic(job: BattleRunJob) -> str:
+    """How ``job`` computed, from its ``config.json``: ``"bf16 (auto), 1 thread"``; the
+    configured precision where the record is missing or unreadable."""
+    precision: str = job.algo_config.precision
+    try:
+        record = read_run_record(job.out_dir)
+    except ConfigError:
+        return precision
+    if precision == "auto" and record.auto_precision is not None:
+        precision = f"{record.auto_precision} (auto)"
+    threads = record.torch_threads
+    if threads is None:
+        return precision
+    return f"{precision}, {threads} thread{'s' if threads > 1 else ''}"
+
+
 def battle_report(
     experiment: BattleExperiment,
     jobs: Sequence[BattleRunJob],
@@ -275,8 +293,8 @@ def battle_report(
         "",
         "## Training",
         "",
-        "| run | episodes | steps/episode | seconds | s/episode | env steps/s |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| run | episodes | steps/episode | seconds | s/episode | env steps/s | arithmetic |",
+        "|---|---:|---:|---:|---:|---:|---|",
     ]
     for job in jobs:
         s = summaries.get(job.name)
@@ -287,10 +305,10 @@ def battle_report(
                 f"| `{job.name}` | {episodes_run} | {length:.0f} | "
                 f"{s.get('seconds', math.nan):.1f} | "
                 f"{s.get('seconds_per_episode', math.nan):.2f} | "
-                f"{s.get('env_steps_per_second', math.nan):.1f} |"
+                f"{s.get('env_steps_per_second', math.nan):.1f} | {run_arithmetic(job)} |"
             )
         else:
-            lines.append(f"| `{job.name}` | failed | | | | |")
+            lines.append(f"| `{job.name}` | failed | | | | | |")
     lines += ["", "![learning curves](learning_curves.png)", ""]
     if outcome is None or view is None:
         lines += ["No trained player finished: no tournament.", ""]

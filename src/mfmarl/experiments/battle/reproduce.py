@@ -59,6 +59,7 @@ from mfmarl.experiments.battle.report import (
 from mfmarl.experiments.battle.runs import (
     read_summary,
     train_battle_run,
+    with_auto_precision,
 )
 from mfmarl.parallel.executor import Executor, OnDone, StopCheck, Task, TaskResult
 from mfmarl.training.rundir import read_json, write_config, write_json_atomic, write_text_atomic
@@ -118,7 +119,7 @@ def reproduce_battle(
     started = time.perf_counter()
     out = Path(out_dir)
     earlier = _earlier_seconds(out) if resume else 0.0
-    jobs = plan_runs(experiment, out)
+    jobs = with_auto_precision(plan_runs(experiment, out))
     battle = experiment.battle()
     write_config(
         out / "config.json",

@@ -5,6 +5,7 @@ task that trains one run into its own directory.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import types
 import typing
@@ -22,7 +23,8 @@ from mfmarl.experiments.battle.preset import (
     owner,
     scaled_preset,
 )
-from mfmarl.training.run import train_run
+from mfmarl.networks.precision import auto_choice, native_bf16, pinned_auto
+from mfmarl.training.run import read_run_record, resolve_device, train_run
 from mfmarl.training.rundir import read_json
 
 RESERVED_KEYS = {"algo": "--algo", "seed": "--seeds"}
@@ -41,6 +43,9 @@ class BattleRunJob:
     checkpoint_every: int = 0
     params: tuple[tuple[str, Any], ...] = ()
     """The swept settings of this run, for reports."""
+    auto_precision: str | None = None
+    """What ``precision="auto"`` resolved to once for all the runs (:func:`with_auto_precision`);
+    None: the run resolves it itself."""
 
     @property
     def algo(self) -> str:
@@ -128,7 +133,50 @@ def train_battle_run(
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(job.train_config.threads or 1)  # auto: the workers share the cores
     spec = battle_spec(job.battle, job.algo_config, job.train_config, job.checkpoint_every)
-    return train_run(spec, out, should_stop=should_stop, resume=resume).to_dict()
+    device = _device_or_none(job.train_config.device)
+    if device is None:  # (an unavailable device: train_run says so)
+        return train_run(spec, out, should_stop=should_stop, resume=resume).to_dict()
+    with pinned_auto(_run_precision(job, out, device, resume), device):
+        return train_run(spec, out, should_stop=should_stop, resume=resume).to_dict()
+
+
+def with_auto_precision(jobs: Sequence[BattleRunJob]) -> list[BattleRunJob]:
+    """``jobs`` with ``precision="auto"`` resolved here, once per device, so that every run
+    of a reproduction or sweep computes in the same arithmetic (a probe in each worker,
+    timed beside the other workers' runs, could decide differently)."""
+    chosen: dict[str, str] = {}
+    resolved = []
+    for job in jobs:
+        device = _device_or_none(job.train_config.device)
+        if job.algo_config.precision != "auto" or device is None:
+            resolved.append(job)
+            continue
+        if device not in chosen:
+            chosen[device] = auto_choice(device)[0]
+        resolved.append(dataclasses.replace(job, auto_precision=chosen[device]))
+    return resolved
+
+
+def _device_or_none(name: str) -> str | None:
+    try:
+        return resolve_device(name)
+    except ConfigError:
+        return None
+
+
+def _run_precision(job: BattleRunJob, out: Path, device: str, resume: bool) -> str | None:
+    """The arithmetic ``auto`` takes in this run: what a resumed run recorded when it
+    started; else the choice made for all runs, fp32 where that was bf16 and this worker's
+    device has no native bfloat16 (a remote worker on another CPU)."""
+    if resume and (out / "config.json").is_file():
+        try:
+            recorded = read_run_record(out).auto_precision
+        except ConfigError:
+            recorded = None  # (train_run reports the unreadable record)
+        if recorded is not None:
+            return recorded
+    choice = job.auto_precision
+    return "fp32" if choice == "bf16" and not native_bf16(device) else choice
 
 
 def read_summary(job: BattleRunJob) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from mfmarl.experiments.battle.runs import (
     preset_job,
     read_summary,
     train_battle_run,
+    with_auto_precision,
 )
 from mfmarl.parallel.executor import Executor, OnDone, StopCheck, Task, TaskResult
 from mfmarl.training.rundir import read_json, write_config, write_json_atomic, write_text_atomic
@@ -244,7 +245,7 @@ def run_sweep(
     """Train (and evaluate) every run of the sweep into ``out_dir`` (which must exist);
     ``resume``: continue an earlier sweep with the same settings there."""
     out = Path(out_dir)
-    jobs = plan_sweep(experiment, out)
+    jobs = with_auto_precision(plan_sweep(experiment, out))
     write_config(
         out / "config.json",
         {
