@@ -133,10 +133,9 @@ def train_battle_run(
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(job.train_config.threads or 1)  # auto: the workers share the cores
     spec = battle_spec(job.battle, job.algo_config, job.train_config, job.checkpoint_every)
-    device = _device_or_none(job.train_config.device)
-    if device is None:  # (an unavailable device: train_run says so)
-        return train_run(spec, out, should_stop=should_stop, resume=resume).to_dict()
-    with pinned_auto(_run_precision(job, out, device, resume), device):
+    device = _device_or_none(job.train_config.device)  # None: unavailable, train_run says so
+    choice = _run_precision(job, out, device, resume) if device is not None else None
+    with pinned_auto(choice, device or "cpu"):
         return train_run(spec, out, should_stop=should_stop, resume=resume).to_dict()
 
 
