@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from mfmarl.core.errors import require_choice
+from mfmarl.networks.bf16 import Bf16Weights, bf16_layers
 from mfmarl.networks.precision import PRECISIONS, resolve_precision
 
 """Arithmetic of the view encoder (see :class:`ViewEncoder`)."""
@@ -51,9 +52,11 @@ class ViewEncoder(nn.Module):
     a dense layer on the view and one on the features; a view longer than
     :data:`MAX_VIEW_SIDE` on a side is average-pooled down to it first. ``precision``:
     ``fp32``, or ``bf16`` to run the convolutions and the view's dense layer (almost all of
-    the network's arithmetic) in bfloat16 under torch autocast: weights, gradients and
+    the network's arithmetic) in bfloat16 as torch autocast would: weights, gradients and
     optimizer state stay float32, the embedding is returned as float32, and everything after
-    it (features, ā, head, losses) runs in float32.
+    it (features, ā, head, losses) runs in float32. The bfloat16 copies of the weights are
+    kept until the weights change (:class:`~mfmarl.networks.bf16.Bf16Weights`), where
+    autocast would cast them again on every pass.
     """
 
     def __init__(
@@ -87,15 +90,15 @@ class ViewEncoder(nn.Module):
         self.view_dense = _dense([in_channels * height * width, view_hidden])
         self.features = _dense([feature_dim, feature_hidden]) if feature_dim > 0 else None
         self.out_dim = view_hidden + (feature_hidden if feature_dim > 0 else 0)
+        self.bf16_weights = Bf16Weights()
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         lead = obs.shape[:-1]
         flat = obs.reshape(-1, obs.shape[-1])
         view = flat[:, : self.view_size].reshape(-1, *self.view_shape).permute(0, 3, 1, 2)
         if self.precision == "bf16":
-            with torch.autocast(view.device.type, dtype=torch.bfloat16):
-                encoded = self.view_dense(self.convs(view))
-            parts = [encoded.float()]
+            layers = (*self.convs, *self.view_dense)
+            parts = [bf16_layers(view, layers, self.bf16_weights).float()]
         else:
             parts = [self.view_dense(self.convs(view))]
         if self.features is not None:
