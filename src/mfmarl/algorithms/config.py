@@ -123,9 +123,9 @@ class AlgorithmConfig:
     """Maximum global gradient norm per update (0 disables clipping)."""
     precision: Literal["fp32", "bf16", "auto"] = "auto"
     """Arithmetic of the grid-view networks (Battle): fp32, or bf16 to run their
-    convolutions and view dense layer in bfloat16 (torch autocast; weights, gradients, Adam,
-    heads and losses stay float32). Battle training 1.1-1.4x faster on CPUs with native
-    bf16 (AMX or AVX512-BF16), 4-7x slower on CPUs without it (a warning says so), and
+    convolutions and view dense layer in bfloat16 (as under torch autocast; weights,
+    gradients, Adam, heads and losses stay float32). Battle training 1.1-1.4x faster on CPUs
+    with native bf16 (AMX or AVX512-BF16), 4-7x slower on CPUs without it (a warning says so), and
     slower on an H200 GPU at Battle's batch sizes (0.85x). auto (the default) picks bf16
     only where the hardware has it and a short probe on the run's device is at least 10%
     faster, fp32 elsewhere; config.json records the choice and a resumed run keeps it. The

@@ -16,7 +16,7 @@ Two writes bump neither:
 
 - torch's *fused* optimizer kernels (``Adam(fused=True)``, the learners' default, AdamW,
   SGD) write the parameters without bumping their versions. A hook on every optimizer's
-  step (:func:`count_fused_steps`, registered with the first cache) bumps them after a
+  step (:func:`count_fused_steps`, registered when the first copy is kept) bumps them after a
   fused step, as the unfused step does itself.
 - A write through ``param.data`` (``param.data.copy_(...)``) would leave a stale copy:
   write weights in place under ``torch.no_grad()`` instead, as torch itself does.
@@ -132,7 +132,6 @@ class Bf16Weights:
     def __init__(self) -> None:
         self._held: dict[int, _Held] = {}
         self.casts = 0
-        self.keeps = count_fused_steps()
 
     def __reduce__(self) -> tuple[type, tuple[()]]:
         return (Bf16Weights, ())
@@ -149,7 +148,7 @@ class Bf16Weights:
         """For a pass without gradients: the bfloat16 copy, in oneDNN's packed layout once it
         was read :data:`PACK_AFTER_READS` times unchanged."""
         held = self._read(weight)
-        if held.packed is None and held.reads >= PACK_AFTER_READS and self.keeps:
+        if held.packed is None and held.reads >= PACK_AFTER_READS:
             with torch.inference_mode(False), torch.no_grad():
                 held.packed = torch.ops.mkldnn._reorder_linear_weight(held.cast)
         return held.cast if held.packed is None else held.packed
@@ -159,7 +158,7 @@ class Bf16Weights:
         held = self._held.get(id(weight))
         if held is None or held.key != key:
             held = _Held(key, self._cast(weight, None if held is None else held.cast))
-            if self.keeps:
+            if count_fused_steps():  # (registers the hook with the first copy kept)
                 self._held[id(weight)] = held
         held.reads += 1
         return held

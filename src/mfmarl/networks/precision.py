@@ -1,11 +1,13 @@
 """Which arithmetic the grid-view networks run in: fp32, bf16, or ``auto``.
 
-bf16 (torch autocast around the convolutions and the view's dense layer) pays only where the
+bf16 (the convolutions and the view's dense layer in bfloat16, as under torch autocast:
+:mod:`mfmarl.networks.bf16`) pays only where the
 hardware multiplies bfloat16 natively: on CPUs with AMX or AVX512-BF16, and on GPUs that
 support it. Elsewhere torch emulates it, and a Battle episode was measured four times slower
 on an AMD EPYC without either (docs/performance.md). Native support is not enough either: at
 the Battle networks' batch sizes an H200 spends its time launching kernels, and autocast's
-casts made a paper-preset episode 17% slower there. ``auto`` picks bf16 only where the device
+casts made a paper-preset episode 17% slower there (measured before the bfloat16 copies were
+kept between weight changes; not measured since). ``auto`` picks bf16 only where the device
 reports native support *and* a short probe at the Battle network's size is faster; an
 explicit ``bf16`` on a CPU without native support is kept, with a warning that states the
 cost the same probe measured there.
