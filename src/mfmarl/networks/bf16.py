@@ -16,7 +16,7 @@ Two writes bump neither:
 
 - torch's *fused* optimizer kernels (``Adam(fused=True)``, the learners' default, AdamW,
   SGD) write the parameters without bumping their versions. A hook on every optimizer's
-  step (:func:`count_fused_steps`, registered when the first copy is kept) bumps them after a
+  step (:func:`track_fused_steps`, registered when the first copy is kept) bumps them after a
   fused step, as the unfused step does itself.
 - A write through ``param.data`` (``param.data.copy_(...)``) would leave a stale copy:
   write weights in place under ``torch.no_grad()`` instead, as torch itself does.
@@ -31,7 +31,7 @@ target network, frozen opponents, evaluation) on the CPU, each convolution and l
 that a ReLU follows runs as one oneDNN call with the ReLU fused in (torch's
 ``mkldnn._convolution_pointwise`` and ``_linear_pointwise``, the kernels torch.compile uses),
 and a weight read twice without changing (a frozen network) is kept in oneDNN's packed layout:
-a no-grad pass of the Battle encoder took 0.48 instead of 0.62 ms (docs/performance.md). The
+a no-grad pass of the Battle encoder took 0.53 instead of 0.62 ms (docs/performance.md). The
 ReLU is applied before the result is rounded to bfloat16 instead of after, which gives the
 same numbers (rounding keeps the sign). Where this torch lacks those operators or they fail
 on this CPU, the unfused path runs.
@@ -46,24 +46,25 @@ import torch
 from torch import nn
 from torch.nn import functional
 
+try:  # torch 2.1 and later
+    from torch.autograd.graph import increment_version
+    from torch.optim.optimizer import register_optimizer_step_post_hook
+except ImportError:  # pragma: no cover - older torch keeps no copies
+    increment_version = register_optimizer_step_post_hook = None  # type: ignore[assignment]
+
 
 def _bump_fused(optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
     """After a fused step, bump the versions of the parameters it wrote."""
-    from torch.autograd.graph import increment_version
-
     for group in optimizer.param_groups:
         if group.get("fused"):
             increment_version([p for p in group["params"] if p.grad is not None])
 
 
 @functools.cache
-def count_fused_steps() -> bool:
+def track_fused_steps() -> bool:
     """Register :func:`_bump_fused` on every optimizer's step, once per process. Returns
     whether this torch can (a cache keeps nothing where it cannot)."""
-    try:
-        from torch.autograd.graph import increment_version  # noqa: F401
-        from torch.optim.optimizer import register_optimizer_step_post_hook
-    except ImportError:
+    if increment_version is None or register_optimizer_step_post_hook is None:
         return False
     register_optimizer_step_post_hook(_bump_fused)
     return True
@@ -158,7 +159,7 @@ class Bf16Weights:
         held = self._held.get(id(weight))
         if held is None or held.key != key:
             held = _Held(key, self._cast(weight, None if held is None else held.cast))
-            if count_fused_steps():  # (registers the hook with the first copy kept)
+            if track_fused_steps():  # (registers the hook with the first copy kept)
                 self._held[id(weight)] = held
         held.reads += 1
         return held
