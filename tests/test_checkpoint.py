@@ -184,6 +184,49 @@ def test_policy_average_by_hand_and_through_a_checkpoint(
 
 
 @pytest.mark.parametrize(
+    ("algo", "trained", "average"), [("mfq", "q", "q_average"), ("mfac", "actor", "actor_average")]
+)
+def test_a_slow_average_moves_every_kth_update_and_resumes_in_step(
+    algo: str, trained: str, average: str, tmp_path: Path
+) -> None:
+    """τ = 1/640 moves the average after updates 10 and 20 only, by r = 1 − (1 − τ)^10:
+    φ̄ = φ₀ + r(φ₁₀ − φ₀), then φ̄ + r(φ₂₀ − φ̄) (by hand). A learner saved after update 15
+    and resumed moves it at update 20 too: the same average as the uninterrupted one."""
+    tau = 1 / 640
+    config = AlgorithmConfig(algo=algo, hidden=(8,), gamma=0.9, average_tau=tau)  # type: ignore[arg-type]
+    learner = make_learner(config, OBS_DIM, D, N, seed=1)
+    rng = np.random.default_rng(0)
+    replay = _replay(rng)
+    batches = [replay.sample(4, rng) for _ in range(25)]  # type: ignore[call-arg]
+    network = learner.modules()[trained]
+    seen = {0: {k: v.clone() for k, v in network.state_dict().items()}}
+    for i, batch in enumerate(batches[:15], start=1):
+        learner.update(batch, i)
+        seen[i] = {k: v.clone() for k, v in network.state_dict().items()}
+        if i == 15:
+            save_checkpoint(tmp_path, learner)
+    resumed = learner_from_checkpoint(tmp_path)
+    for i, batch in enumerate(batches[15:], start=16):
+        learner.update(batch, i)
+        resumed.update(batch, i)
+        seen[i] = {k: v.clone() for k, v in network.state_dict().items()}
+        if i == 19:  # nothing moved since update 10
+            after_10 = {k: v.clone() for k, v in learner.modules()[average].state_dict().items()}
+    r = 1 - (1 - tau) ** 10
+    for name, start in seen[0].items():
+        at_10 = start + r * (seen[10][name] - start)
+        torch.testing.assert_close(after_10[name], at_10)
+        at_20 = at_10 + r * (seen[20][name] - at_10)
+        torch.testing.assert_close(learner.modules()[average].state_dict()[name], at_20)
+        torch.testing.assert_close(
+            resumed.modules()[average].state_dict()[name],
+            learner.modules()[average].state_dict()[name],
+            rtol=0,
+            atol=0,
+        )
+
+
+@pytest.mark.parametrize(
     ("algo", "trained", "acting"), [("mfq", "q", "q_act"), ("mfac", "actor", "actor_act")]
 )
 def test_act_tau_one_acts_with_the_trained_network(

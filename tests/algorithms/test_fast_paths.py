@@ -9,6 +9,7 @@ from torch import nn
 
 from mfmarl.algorithms import AlgorithmConfig, make_learner
 from mfmarl.algorithms.base import ACT_CHUNK, soft_update
+from mfmarl.algorithms.lagged import LaggedCopy, averaging_interval
 from mfmarl.buffers import Batch
 
 VIEW = (13, 13, 5)
@@ -42,6 +43,69 @@ def test_soft_update_by_hand() -> None:
     assert target.weight.tolist() == [[1.5, 1.0]] and target.bias.tolist() == [3.0]
     soft_update(target, source, 1.0)
     assert torch.equal(target.weight, source.weight) and torch.equal(target.bias, source.bias)
+
+
+def test_averaging_interval_by_hand() -> None:
+    """k = ⌊(1/64)/τ⌋ updates between moves, within [1, 16]."""
+    assert averaging_interval(1 / 8000) == 16  # the Battle preset's average
+    assert averaging_interval(1 / 640) == 10
+    assert averaging_interval(1 / 128) == 2
+    assert averaging_interval(1 / 100) == 1
+    assert averaging_interval(0.05) == 1
+    assert averaging_interval(0.0) == 1
+
+
+def _scalar(value: float) -> nn.Linear:
+    layer = nn.Linear(1, 1, bias=False)
+    with torch.no_grad():
+        layer.weight.fill_(value)
+    return layer
+
+
+def test_a_copy_moving_every_k_updates_by_hand() -> None:
+    """τ = 1/2 every 2nd update: rate 1 − (1/2)² = 3/4, applied after updates 2 and 4 only."""
+    source = _scalar(0.0)
+    copy = LaggedCopy(source, 0.5, every=2)
+    assert copy.rate == 0.75
+    seen = []
+    for update, value in enumerate([2.0, 4.0, 6.0, 8.0], start=1):
+        with torch.no_grad():
+            source.weight.fill_(value)
+        copy.follow(update)
+        seen.append(copy.module.weight.item())
+    assert seen == [0.0, 3.0, 3.0, 3.0 + 0.75 * (8.0 - 3.0)]
+    with pytest.raises(ValueError, match="update's number"):
+        copy.follow()
+    with pytest.raises(ValueError, match="every=0"):
+        LaggedCopy(source, 0.5, every=0)
+
+
+def test_a_slow_average_moved_every_k_updates_tracks_the_average_moved_every_update() -> None:
+    """Over a random walk of 4000 updates (τ = 1/800, k = 12), the average moved every 12th
+    update by the compounded rate stays within 3 % of the walk's spread of the average moved
+    every update; moving every 12th update by τ itself would lag far behind (checked too)."""
+    tau = 1 / 800
+    k = averaging_interval(tau)
+    assert k == 12
+    source = _scalar(0.0)
+    every = LaggedCopy(source, tau)
+    sparse = LaggedCopy(source, tau, every=k)
+    uncompounded = LaggedCopy(source, tau, every=k)
+    uncompounded.rate = tau  # what a forgotten compounding would do
+    steps = torch.Generator().manual_seed(0)
+    walk, gap, lag = [], 0.0, 0.0
+    for update in range(1, 4001):
+        with torch.no_grad():
+            source.weight.add_(torch.randn(1, 1, generator=steps))
+        for copy in (every, sparse, uncompounded):
+            copy.follow(update)
+        exact = every.module.weight.item()
+        walk.append(exact)
+        gap = max(gap, abs(sparse.module.weight.item() - exact))
+        lag = max(lag, abs(uncompounded.module.weight.item() - exact))
+    spread = max(walk) - min(walk)
+    assert gap < 0.03 * spread
+    assert lag > 0.3 * spread
 
 
 @pytest.mark.parametrize("algo", ["mfq", "mfac"])

@@ -24,7 +24,7 @@ from mfmarl.algorithms.config import (
     AlgorithmConfig,
     view_network_conflicts,
 )
-from mfmarl.algorithms.lagged import LaggedCopy, ModuleTensors, soft_update
+from mfmarl.algorithms.lagged import LaggedCopy, ModuleTensors, averaging_interval, soft_update
 from mfmarl.algorithms.policy import ACT_CHUNK, Policy, act_together, sample_categorical
 from mfmarl.buffers import Batch, living_rows
 from mfmarl.core.errors import MAX_AGENTS, MAX_FEATURES, MAX_WIDTH, require, require_int_in
@@ -235,7 +235,7 @@ class Learner:
         and the evaluation average."""
         self.acting.follow()
         if self.average is not None:
-            self.average.follow()
+            self.average.follow(self.updates + 1)  # (``updates`` counts it after this)
 
     def make_optimizer(
         self,
@@ -295,9 +295,10 @@ class Learner:
         return LaggedCopy(source, tau, rests)
 
     def average_of(self, source: nn.Module) -> LaggedCopy | None:
-        """The evaluation average of ``source`` (``None`` when ``average_tau`` is 0)."""
+        """The evaluation average of ``source`` (``None`` when ``average_tau`` is 0); a slow
+        one moves every few updates (:func:`~mfmarl.algorithms.lagged.averaging_interval`)."""
         tau = self.config.average_tau
-        return LaggedCopy(source, tau) if tau > 0 else None
+        return LaggedCopy(source, tau, every=averaging_interval(tau)) if tau > 0 else None
 
     @property
     def feature_dim(self) -> int:

@@ -77,7 +77,9 @@ class AlgorithmConfig:
     """Rate of a Polyak average of the policy network kept for evaluation, φ̄ ← φ̄ + τ(φ − φ̄)
     after each update (Q-network for MF-Q/IL, actor for MF-AC/AC); trained players (battle,
     tournament, render) act with it. 0: no average, players act with the trained network.
-    Training never uses it."""
+    Training never uses it. Below τ = 1/128 the average moves every k-th update (k ≤ 16, at
+    most 1/64 of its time constant 1/τ) by ``1 − (1 − τ)^k``, the same decay in fewer passes
+    over the weights."""
     initial_preference: float = 0.0
     """Initial policy logits are −κ·a for action index a (κ = this value; 0 = uniform start).
     Applied identically to every algorithm."""

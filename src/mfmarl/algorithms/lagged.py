@@ -1,10 +1,11 @@
 """Lagged copies of a network (target, acting, evaluation average): one mechanism.
 
 A :class:`LaggedCopy` follows its source by soft updates ``φ' ← φ' + τ(φ − φ')`` after every
-gradient step. With ``rests=True`` and τ = 1 the copy would equal its source after every
-update, so it is not updated at all: whoever reads it reads the source instead (see
-:meth:`LaggedCopy.current`) and :meth:`LaggedCopy.sync` brings it up to date when it must
-hold the value itself (a checkpoint).
+gradient step, or after every k-th with the rate compounded over k (``every``, for slow
+averages: :func:`averaging_interval`). With ``rests=True`` and τ = 1 the copy would equal
+its source after every update, so it is not updated at all: whoever reads it reads the
+source instead (see :meth:`LaggedCopy.current`) and :meth:`LaggedCopy.sync` brings it up to
+date when it must hold the value itself (a checkpoint).
 """
 
 from __future__ import annotations
@@ -68,20 +69,59 @@ def frozen_copy(module: nn.Module) -> nn.Module:
     return copied
 
 
-class LaggedCopy:
-    """A copy of ``source`` that follows it at rate ``tau`` (``rests``: see the module)."""
+AVERAGE_SPAN_SHARE = 1.0 / 64
+"""Share of a slow average's time constant ``1/τ`` that may pass between two of its moves."""
+AVERAGE_EVERY_MAX = 16
+"""Most updates between two moves of a slow average."""
 
-    def __init__(self, source: nn.Module, tau: float, rests: bool = False) -> None:
+
+def averaging_interval(tau: float) -> int:
+    """Updates between two moves of an evaluation average of rate ``tau``: as many as fit in
+    :data:`AVERAGE_SPAN_SHARE` of its time constant ``1/τ``, at most :data:`AVERAGE_EVERY_MAX`
+    (1 for τ > 1/128). The Battle preset's τ = 1/8000 gives 16.
+
+    Each move is one pass over the network's weights (and its source's), as long as an Adam
+    step's reads; moving the average every k-th update with the rate compounded over k,
+    ``1 − (1 − τ)^k``, gives the k skipped iterates' weight to the one read, which they
+    differ from by at most k updates, while the average spans about 1/τ of them.
+    """
+    if tau <= 0.0:
+        return 1
+    return max(1, min(AVERAGE_EVERY_MAX, int(AVERAGE_SPAN_SHARE / tau)))
+
+
+class LaggedCopy:
+    """A copy of ``source`` that follows it at rate ``tau`` (``rests``: see the module).
+
+    ``every`` = k > 1: the copy moves after every k-th update only, at the rate compounded
+    over k updates, ``1 − (1 − τ)^k`` (the same decay per update as moving every time); the
+    caller passes the update's number to :meth:`follow`.
+    """
+
+    def __init__(self, source: nn.Module, tau: float, rests: bool = False, every: int = 1) -> None:
+        if every < 1:
+            raise ValueError(f"every={every} must be at least 1")
         self.source = source
         self.tau = tau
+        self.every = every
+        self.rate = tau if every == 1 else 1.0 - (1.0 - tau) ** every
         self.module = frozen_copy(source)
         self.resting = rests and tau >= 1.0
         self._tensors = (ModuleTensors.of(self.module), ModuleTensors.of(source))
 
-    def follow(self) -> None:
-        """One soft update towards the source (nothing while resting)."""
-        if not self.resting:
-            soft_update(self.module, self.source, self.tau, self._tensors)
+    def follow(self, update: int | None = None) -> None:
+        """One soft update towards the source (nothing while resting). ``update``: the number
+        of the gradient update just made (1 for the first), needed when ``every`` > 1: the
+        copy moves when it is a multiple of ``every`` (so a resumed run moves when the
+        uninterrupted one would)."""
+        if self.resting:
+            return
+        if self.every > 1:
+            if update is None:
+                raise ValueError("a copy that moves every k-th update needs the update's number")
+            if update % self.every:
+                return
+        soft_update(self.module, self.source, self.rate, self._tensors)
 
     def sync(self) -> None:
         """Copy the source exactly (a resting copy before it is read or saved)."""
