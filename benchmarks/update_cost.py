@@ -17,12 +17,11 @@ updates) and one call per operator. Writes ``benchmarks/results/update_cost.json
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import time
 from typing import Any
 
 import torch
-from common import table, write_result
+from common import battle_session, table, write_result
 from profile_episode import PhaseClock
 
 PARTS = {
@@ -38,15 +37,7 @@ PARTS = {
 
 def trained_learner(precision: str) -> tuple[Any, Any]:
     """A learner after one paper-preset episode, and the last batch it was given."""
-    import mfmarl.training.loop as loop
-    from mfmarl.experiments.battle.preset import battle_preset, battle_spec
-    from mfmarl.training.run import build_session
-
-    battle, algo_config, train = battle_preset("mfq", "paper")
-    algo_config = dataclasses.replace(algo_config, precision=precision)
-    train = dataclasses.replace(train, episodes=1, device="cpu")
-    spec = battle_spec(battle, algo_config, train)
-    session = build_session(spec)
+    session = battle_session("mfq", algo_overrides={"precision": precision}, episodes=1)
     learner = next(iter(session.learners.values()))
     kept: dict[str, Any] = {}
     update = learner.update
@@ -56,7 +47,7 @@ def trained_learner(precision: str) -> tuple[Any, Any]:
         return update(batch, step)
 
     learner.update = keep  # type: ignore[method-assign]
-    list(loop.train(session.env, session.roles, session.learners, session.rules, spec.train))
+    list(session.run())
     learner.update = update  # type: ignore[method-assign]
     return learner, kept["batch"]
 
