@@ -2,6 +2,7 @@
 
     python benchmarks/update_cost.py [--threads 2] [--precisions fp32 bf16]
                                      [--batches 1 8 64] [--steps 200] [--repeats 5]
+    python benchmarks/update_cost.py --watch 40 [--threads 1]   # is this machine steady?
 
 For each precision, trains one paper-preset episode (64 v 64, 40 × 40, 400 steps, as
 ``episode.py``'s worker does) so that the weights, Adam's moments and the replay are those of
@@ -12,6 +13,11 @@ makes (target pass, online pass, backward, clipping, Adam, soft updates), as
 ``profile_episode.py`` wraps the training loop's. What an update costs at batch 1 is the part
 that does not shrink with the batch: passes over the weights (casts, Adam, clipping, soft
 updates) and one call per operator. Writes ``benchmarks/results/update_cost.json``.
+
+``--watch S`` instead times rounds of 100 updates at the largest batch size, back to back for
+S seconds, in the first precision, and prints each round's ms per update (writes nothing):
+the same work in one process, so what moves is the machine. On a shared virtual machine the
+rounds can show whether a second vCPU is steady (docs/performance.md, "AMD EPYC").
 """
 
 from __future__ import annotations
@@ -92,6 +98,23 @@ def measure(
     return out
 
 
+def watch(precision: str, batch_size: int, seconds: float) -> list[float]:
+    """ms per update of rounds of 100 updates, back to back for ``seconds``."""
+    learner, batch = trained_learner(precision)
+    rows = type(batch)(*(field[:, :batch_size] for field in batch))
+    learner.update(rows, 0)
+    rounds: list[float] = []
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        start = time.perf_counter()
+        for _ in range(100):
+            learner.update(rows, 0)
+        rounds.append(10 * (time.perf_counter() - start))  # 1e3 ms / 100 updates
+        print(f"{rounds[-1]:.1f}", end=" ", flush=True)
+    print()
+    return rounds
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
@@ -99,12 +122,24 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--batches", nargs="+", type=int, default=[1, 8, 64])
     parser.add_argument("--steps", type=int, default=200, help="updates per timed round")
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds (best is kept)")
+    parser.add_argument(
+        "--watch",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="instead: print each 100-update round's ms per update for this long (no file)",
+    )
     args = parser.parse_args(argv)
 
     from mfmarl.training.runtime import tune_cpu_runtime
 
     tune_cpu_runtime()  # as the command line does, before torch starts its threads
     torch.set_num_threads(args.threads)
+    if args.watch > 0:
+        precision, batch_size = args.precisions[0], max(args.batches)
+        print(f"{precision}, {args.threads} thread(s), batch {batch_size}: ms per update")
+        rounds = watch(precision, batch_size, args.watch)
+        return {"threads": args.threads, "precision": precision, "rounds_ms": rounds}
     clock = PhaseClock("cpu")
     torch.Tensor.backward = clock.wrap("backward", torch.Tensor.backward)  # type: ignore[method-assign]
     result: dict[str, Any] = {"threads": args.threads, "precisions": {}}
