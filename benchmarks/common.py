@@ -112,8 +112,9 @@ def battle_session(
     **train: Any,
 ) -> Any:
     """The learner, environment, roles and ā rules of a Battle run of the paper preset
-    (``battle`` and ``train`` fields replace the preset's), built as the trainer builds them;
-    ``.train(...)`` on the result yields its episodes' metrics."""
+    (``battle`` and ``train`` fields replace the preset's; the device is the CPU unless
+    ``train`` names one), built as the trainer builds them; ``.run()`` on the result yields
+    its episodes' metrics."""
     import dataclasses
 
     from mfmarl.experiments.battle.preset import battle_preset, battle_spec
@@ -124,7 +125,7 @@ def battle_session(
     # fp32 unless asked: the benchmarks compare with fp32 baselines (raw engine, bare torch)
     overrides = {"precision": "fp32", **(algo_overrides or {})}
     algo_config = dataclasses.replace(algo_config, **overrides)
-    train_config = dataclasses.replace(train_config, device="cpu", **train)
+    train_config = dataclasses.replace(train_config, **{"device": "cpu", **train})
     spec = battle_spec(battle or preset_battle, algo_config, train_config)
     session = build_session(spec)
     session.run = lambda: train_loop(  # type: ignore[attr-defined]

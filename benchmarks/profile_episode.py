@@ -18,14 +18,13 @@ time and how long the device was busy per step. Writes
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
 import torch
-from common import table, write_result
+from common import battle_session, table, write_result
 
 STEPS = 400
 """Steps of a paper-preset episode (until an army is wiped out, which early training never
@@ -105,14 +104,13 @@ def main(argv: list[str] | None = None) -> dict:
     torch.set_num_threads(args.threads)
     import mfmarl.training.loop as loop
     from mfmarl.buffers import AgentReplay
-    from mfmarl.experiments.battle.preset import battle_preset, battle_spec
-    from mfmarl.training.run import build_session
 
-    battle, algo_config, train = battle_preset(args.algo, "paper")
-    algo_config = dataclasses.replace(algo_config, precision=args.precision)
-    train = dataclasses.replace(train, episodes=args.episodes, device=args.device)
-    spec = battle_spec(battle, algo_config, train)
-    session = build_session(spec)
+    session = battle_session(
+        args.algo,
+        algo_overrides={"precision": args.precision},
+        episodes=args.episodes,
+        device=args.device,
+    )
     clock = PhaseClock(args.device)
     profiler: torch.profiler.profile | None = None
     if args.kernels:
@@ -143,9 +141,7 @@ def main(argv: list[str] | None = None) -> dict:
         learner.update = clock.wrap("update", learner.update)  # type: ignore[method-assign]
     if profiler is not None:
         profiler.start()
-    metrics = list(
-        loop.train(session.env, session.roles, session.learners, session.rules, spec.train)
-    )
+    metrics = list(session.run())
     if profiler is not None:
         profiler.stop()
     total, n = metrics[-1]["time/episode_seconds"], metrics[-1]["charts/episode_length"]
