@@ -58,6 +58,11 @@ def trained_learner(precision: str) -> tuple[Any, Any]:
     return learner, kept["batch"]
 
 
+def first_agents(batch: Any, k: int) -> Any:
+    """``batch`` cut to its first ``k`` agent columns (every field is ``(steps, agents, ...)``)."""
+    return type(batch)(*(field[:, :k] for field in batch))
+
+
 def wrap_parts(learner: Any, clock: PhaseClock) -> None:
     """Time every call in :data:`PARTS` into ``clock``."""
     for name, path in PARTS.items():
@@ -72,7 +77,7 @@ def measure(
 ) -> dict[str, Any]:
     """Best ms per update at each batch size, and its parts, for a learner in ``precision``."""
     learner, batch = trained_learner(precision)
-    rows = {k: type(batch)(*(field[:, :k] for field in batch)) for k in batches}
+    rows = {k: first_agents(batch, k) for k in batches}
     best = {k: float("inf") for k in batches}
     parts: dict[int, dict[str, float]] = {}
     wrap_parts(learner, clock)
@@ -101,7 +106,7 @@ def measure(
 def watch(precision: str, batch_size: int, seconds: float) -> list[float]:
     """ms per update of rounds of 100 updates, back to back for ``seconds``."""
     learner, batch = trained_learner(precision)
-    rows = type(batch)(*(field[:, :batch_size] for field in batch))
+    rows = first_agents(batch, batch_size)
     learner.update(rows, 0)
     rounds: list[float] = []
     end = time.perf_counter() + seconds
